@@ -1,0 +1,269 @@
+"""Building an index: load → chunk → embed → write a new version folder → switch CURRENT atomically.
+
+Unchanged documents (same content hash, model and chunking) reuse their vectors from the live index; vectors
+stream into a memory-mapped file, so a large collection is never held in memory twice. A crash or Ctrl-C at
+any moment leaves the previous index live: the new folder only becomes visible by the final rename.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import secrets
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from numpy.lib.format import open_memmap
+from tqdm import tqdm
+
+from ingest.chunking import ChunkingConfig, Passage, chunk_document
+from ingest.documents import Document
+from ingest.embedding import Embedder
+from ingest.errors import BadDocument, IncompatibleIndex, IngestError
+from ingest.index import (
+    CURRENT,
+    DATA_FILES,
+    DOCUMENTS,
+    FAISS_INDEX,
+    FORMAT_VERSION,
+    MANIFEST,
+    PASSAGES,
+    VECTORS,
+    VERSION_PREFIX,
+    build_faiss_index,
+    current_version,
+    document_record,
+    fsync_path,
+    passage_record,
+    read_manifest,
+    switch_current,
+    write_json,
+    write_jsonl,
+)
+from ingest.loaders import load_documents
+
+logger = logging.getLogger(__name__)
+
+# Bump when embedding_input changes: vectors of older builds then cannot be reused.
+EMBEDDING_INPUT_VERSION = 1
+
+
+def embedding_input(passage: Passage, title: str) -> str:
+    """What the model sees for a passage: its document title and section give short passages their topic."""
+    context = [part for part in (title, passage.section) if part]
+    return ". ".join([*context, passage.text]) if context else passage.text
+
+
+@dataclass
+class BuildReport:
+    version_dir: Path
+    documents: int
+    passages: int
+    embedded_passages: int
+    reused_documents: int
+    removed_documents: list[str]
+    problems: list[BadDocument] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def ingest_paths(
+    paths: Sequence[Path],
+    index_dir: Path,
+    *,
+    embedder: Embedder,
+    chunking: ChunkingConfig | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents.
+
+    Raises IngestError when nothing usable remains (every problem is in the message).
+    """
+    loaded = load_documents(paths)
+    for problem in loaded.problems:
+        logger.warning("skipped %s", problem)
+    if not loaded.documents:
+        details = "; ".join(str(p) for p in loaded.problems) or "no supported files"
+        raise IngestError(f"nothing usable to index in {', '.join(map(str, paths))}: {details}")
+    report = build_index(loaded.documents, index_dir, embedder=embedder, chunking=chunking, progress=progress)
+    report.problems = loaded.problems
+    return report
+
+
+def build_index(
+    documents: Sequence[Document],
+    index_dir: Path,
+    *,
+    embedder: Embedder,
+    chunking: ChunkingConfig | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Write a new index version holding ``documents`` and make it the live one."""
+    chunking = chunking or ChunkingConfig()
+    began = time.monotonic()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_foreign_directory(index_dir)
+    with _exclusive_lock(index_dir):
+        previous = _ReusableIndex.open(index_dir, embedder.name, chunking)
+        version_dir = index_dir / f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        version_dir.mkdir()
+        try:
+            report = _write_version(documents, version_dir, embedder, chunking, previous, progress)
+            switch_current(index_dir, version_dir)
+        except BaseException:
+            shutil.rmtree(version_dir, ignore_errors=True)
+            raise
+        _remove_old_versions(index_dir, keep={version_dir.name, previous.name if previous else ""})
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def _write_version(
+    documents: Sequence[Document],
+    version_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    previous: _ReusableIndex | None,
+    progress: bool,
+) -> BuildReport:
+    hashes = [doc.content_hash for doc in documents]
+    passages_by_doc = [chunk_document(doc, chunking) for doc in documents]
+    total = sum(len(p) for p in passages_by_doc)
+    vectors = open_memmap(
+        version_dir / VECTORS, mode="w+", dtype=np.float32, shape=(total, embedder.dimension)
+    )
+
+    to_embed: list[int] = []  # row numbers whose vectors must be computed
+    texts: list[str] = []
+    reused = 0
+    row = 0
+    for doc, content_hash, passages in zip(documents, hashes, passages_by_doc, strict=True):
+        old_rows = previous.rows_for(doc.id, content_hash, len(passages)) if previous else None
+        if previous is not None and old_rows is not None:
+            vectors[row : row + len(passages)] = previous.vectors[old_rows]
+            reused += 1
+        else:
+            to_embed.extend(range(row, row + len(passages)))
+            texts.extend(embedding_input(p, doc.title) for p in passages)
+        row += len(passages)
+
+    with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress) as bar:
+        done = 0
+        for batch in embedder.encode_batches(texts):
+            vectors[to_embed[done : done + len(batch)]] = batch
+            done += len(batch)
+            bar.update(len(batch))
+    vectors.flush()
+
+    faiss.write_index(build_faiss_index(vectors), str(version_dir / FAISS_INDEX))
+    del vectors
+    write_jsonl(
+        version_dir / DOCUMENTS,
+        (document_record(doc, h) for doc, h in zip(documents, hashes, strict=True)),
+    )
+    write_jsonl(version_dir / PASSAGES, (passage_record(p) for group in passages_by_doc for p in group))
+    for name in (VECTORS, FAISS_INDEX):
+        fsync_path(version_dir / name)
+
+    offsets = np.cumsum([0, *(len(p) for p in passages_by_doc)])
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "model": embedder.name,
+        "dimension": embedder.dimension,
+        "chunking": chunking.as_dict(),
+        "embedding_input_version": EMBEDDING_INPUT_VERSION,
+        "faiss_index": "IndexFlatIP",
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "counts": {"documents": len(documents), "passages": total},
+        "documents": {
+            doc.id: {"hash": h, "first_passage": int(offsets[i]), "passages": len(passages_by_doc[i])}
+            for i, (doc, h) in enumerate(zip(documents, hashes, strict=True))
+        },
+        "files": {name: (version_dir / name).stat().st_size for name in DATA_FILES},
+    }
+    write_json(version_dir / MANIFEST, manifest)
+    fsync_path(version_dir)
+
+    removed = sorted(set(previous.document_ids) - {doc.id for doc in documents}) if previous else []
+    return BuildReport(version_dir, len(documents), total, len(texts), reused, removed)
+
+
+class _ReusableIndex:
+    """The live index's vectors, memory-mapped, for documents whose content has not changed."""
+
+    def __init__(self, version_dir: Path, manifest: dict[str, Any]) -> None:
+        self.name = version_dir.name
+        self.entries: dict[str, dict[str, Any]] = manifest["documents"]
+        self.vectors = np.load(version_dir / VECTORS, mmap_mode="r")
+
+    @property
+    def document_ids(self) -> list[str]:
+        return list(self.entries)
+
+    @classmethod
+    def open(cls, index_dir: Path, model: str, chunking: ChunkingConfig) -> _ReusableIndex | None:
+        """The previous build if its vectors can be reused (same model, chunking, format), else None."""
+        try:
+            version_dir = current_version(index_dir)
+            if version_dir is None:
+                return None
+            manifest = read_manifest(version_dir)
+            same_recipe = (
+                manifest.get("format_version") == FORMAT_VERSION
+                and manifest.get("model") == model
+                and manifest.get("chunking") == chunking.as_dict()
+                and manifest.get("embedding_input_version") == EMBEDDING_INPUT_VERSION
+            )
+            if not same_recipe:
+                logger.info("previous index was built differently; embedding every passage again")
+                return None
+            return cls(version_dir, manifest)
+        except (IncompatibleIndex, OSError, ValueError, KeyError) as exc:
+            logger.warning("previous index not reusable (%s); embedding every passage again", exc)
+            return None
+
+    def rows_for(self, doc_id: str, content_hash: str, count: int) -> slice | None:
+        entry = self.entries.get(doc_id)
+        if not entry or entry["hash"] != content_hash or entry["passages"] != count:
+            return None
+        first = int(entry["first_passage"])
+        if first + count > len(self.vectors):
+            return None
+        return slice(first, first + count)
+
+
+@contextmanager
+def _exclusive_lock(index_dir: Path) -> Iterator[None]:
+    with (index_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IngestError(
+                f"another `citewell ingest` is writing {index_dir}; try again when it ends"
+            ) from exc
+        yield
+
+
+def _refuse_foreign_directory(index_dir: Path) -> None:
+    """Never build into (and later clean up) a folder that holds something other than citewell indexes."""
+    ours = {CURRENT, CURRENT + ".tmp", ".lock"}
+    foreign = [
+        p.name for p in index_dir.iterdir() if p.name not in ours and not p.name.startswith(VERSION_PREFIX)
+    ]
+    if foreign:
+        raise IngestError(
+            f"{index_dir} is not a citewell index directory (it holds {', '.join(sorted(foreign)[:3])})"
+        )
+
+
+def _remove_old_versions(index_dir: Path, keep: set[str]) -> None:
+    """Drop versions older than the previous one, and folders of builds that crashed."""
+    for path in index_dir.iterdir():
+        if path.is_dir() and path.name.startswith(VERSION_PREFIX) and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,133 @@
+"""Structure-aware chunking: a document's paragraphs become passages of whole sentences.
+
+Headings are not passages; they become the ``section`` of the passages beneath them. A paragraph is split
+into sentences with a real sentence splitter (sentencex), or into items when it is a list written on one line
+(``a | b | c``). Passages are windows of whole sentences inside one paragraph, and always satisfy
+``document.text[passage.start:passage.end] == passage.text``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import sentencex
+
+from ingest.documents import Block, Document
+
+_LIST_SEPARATOR = re.compile(r"\s\|\s")
+_LIST_ITEM_MAX_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How passages are cut. Stored in the index manifest: changing it re-embeds everything."""
+
+    max_sentences: int = 3
+    overlap_sentences: int = 1
+    max_chars: int = 1000
+    language: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.max_sentences < 1 or not 0 <= self.overlap_sentences < self.max_sentences:
+            raise ValueError("need max_sentences >= 1 and 0 <= overlap_sentences < max_sentences")
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A window of whole sentences of one paragraph; offsets are into the document's text."""
+
+    document: str
+    start: int
+    end: int
+    text: str
+    section: str | None
+    sentences: tuple[Span, ...]
+
+
+def chunk_document(document: Document, config: ChunkingConfig | None = None) -> list[Passage]:
+    """Cut a document into passages.
+
+    Example:
+        >>> from ingest.documents import RawBlock, compose_document
+        >>> doc = compose_document(id="d", title="T", raw_blocks=[RawBlock("heading", "Intro", 2),
+        ...     RawBlock("paragraph", "One. Two. Three. Four.")])
+        >>> [(p.section, p.text) for p in chunk_document(doc)]
+        [('Intro', 'One. Two. Three.'), ('Intro', 'Three. Four.')]
+    """
+    config = config or ChunkingConfig()
+    passages: list[Passage] = []
+    section: str | None = None
+    for block in document.blocks:
+        if block.kind == "heading":
+            heading = document.block_text(block)
+            section = None if heading == document.title else heading
+            continue
+        items = _list_items(document, block)
+        windows = [[item] for item in items] or _windows(
+            split_sentences(document, block, config.language), config
+        )
+        for window in windows:
+            start, end = window[0][0], window[-1][1]
+            passages.append(
+                Passage(document.id, start, end, document.text[start:end], section, tuple(window))
+            )
+    return passages
+
+
+def split_sentences(document: Document, block: Block, language: str = "en") -> list[Span]:
+    """Sentence spans of one block, absolute offsets, with surrounding whitespace trimmed."""
+    text = document.block_text(block)
+    spans: list[Span] = []
+    for boundary in sentencex.get_sentence_boundaries(language, text):
+        span = _trimmed(text, boundary["start_index"], boundary["end_index"])
+        if span:
+            spans.append((block.start + span[0], block.start + span[1]))
+    return spans or [(block.start, block.end)]
+
+
+def _list_items(document: Document, block: Block) -> list[Span]:
+    text = document.block_text(block)
+    cuts = [m.span() for m in _LIST_SEPARATOR.finditer(text)]
+    if not cuts:
+        return []
+    bounds = [0, *[edge for cut in cuts for edge in cut], len(text)]
+    items = [_trimmed(text, bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+    spans = [(block.start + s[0], block.start + s[1]) for s in items if s]
+    if len(spans) < 2 or any(end - start > _LIST_ITEM_MAX_CHARS for start, end in spans):
+        return []
+    return spans
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def _windows(units: list[Span], config: ChunkingConfig) -> list[list[Span]]:
+    """Consecutive windows of at most ``max_sentences`` units and ``max_chars`` characters (a single longer
+    sentence stands alone), each starting ``overlap_sentences`` before the previous one ended."""
+    windows: list[list[Span]] = []
+    first = 0
+    while first < len(units):
+        last = first + 1
+        while (
+            last < len(units)
+            and last - first < config.max_sentences
+            and units[last][1] - units[first][0] <= config.max_chars
+        ):
+            last += 1
+        windows.append(units[first:last])
+        if last == len(units):
+            break
+        first = max(first + 1, last - config.overlap_sentences)
+    return windows

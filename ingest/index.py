@@ -1,0 +1,271 @@
+"""The index directory on disk, and loading it back.
+
+Layout (one folder per build; ``CURRENT`` names the live one and is replaced atomically)::
+
+    INDEX_DIR/
+      CURRENT               name of the live version folder
+      v-20261124T160102-ab12cd/
+        manifest.json       format version, model, dimension, chunking, per-document hashes, counts, file sizes
+        documents.jsonl     each document's normalised text, structure and metadata
+        passages.jsonl      document, start, end, section, sentence spans (text is derived from the document)
+        vectors.npy         float32 passage vectors, row i = passage i (reused by the next incremental build)
+        passages.faiss      the FAISS index over those vectors
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from ingest.chunking import Passage
+from ingest.documents import Block, Document
+from ingest.embedding import Vectors
+from ingest.errors import IncompatibleIndex, IndexNotFound
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+PASSAGES = "passages.jsonl"
+VECTORS = "vectors.npy"
+FAISS_INDEX = "passages.faiss"
+DATA_FILES = (DOCUMENTS, PASSAGES, VECTORS, FAISS_INDEX)
+VERSION_PREFIX = "v-"
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The live version folder, or None when the directory holds no index yet."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not name.startswith(VERSION_PREFIX) or "/" in name:
+        raise IncompatibleIndex(f"{index_dir / CURRENT} is damaged; rebuild with `citewell ingest`")
+    return index_dir / name
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IncompatibleIndex(
+            f"index at {version_dir} is damaged (manifest unreadable: {exc}); rebuild with `citewell ingest`"
+        ) from exc
+    if not isinstance(manifest, dict):
+        raise IncompatibleIndex(f"index at {version_dir} is damaged (manifest is not an object)")
+    return manifest
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+
+def document_record(document: Document, content_hash: str) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "title": document.title,
+        "url": document.url,
+        "source": document.source,
+        "metadata": dict(document.metadata),
+        "hash": content_hash,
+        "text": document.text,
+        "blocks": [[b.kind, b.start, b.end, b.level] for b in document.blocks],
+    }
+
+
+def passage_record(passage: Passage) -> dict[str, Any]:
+    return {
+        "document": passage.document,
+        "start": passage.start,
+        "end": passage.end,
+        "section": passage.section,
+        "sentences": [list(span) for span in passage.sentences],
+    }
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False))
+            out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        json.dump(value, out, ensure_ascii=False, indent=1)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def switch_current(index_dir: Path, version_dir: Path) -> None:
+    """Point CURRENT at ``version_dir`` in one atomic rename: readers see the old or the new index, never half."""
+    pending = index_dir / (CURRENT + ".tmp")
+    with pending.open("w", encoding="utf-8") as out:
+        out.write(version_dir.name + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(pending, index_dir / CURRENT)
+    fsync_path(index_dir)
+
+
+def build_faiss_index(vectors: Vectors, chunk: int = 65536) -> faiss.Index:
+    """Exact inner-product search over normalised vectors (cosine similarity)."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    for begin in range(0, len(vectors), chunk):
+        index.add(np.ascontiguousarray(vectors[begin : begin + chunk], dtype=np.float32))
+    return index
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchHit:
+    passage: int
+    score: float
+
+
+class Index:
+    """A loaded index: documents, passages and the FAISS index, all in memory.
+
+    Example:
+        >>> index = load_index(Path(".citewell/index"))
+        >>> index.counts()
+        {'documents': 1, 'passages': 15}
+    """
+
+    def __init__(
+        self,
+        version_dir: Path,
+        manifest: dict[str, Any],
+        documents: dict[str, Document],
+        passages: list[Passage],
+        faiss_index: faiss.Index,
+    ) -> None:
+        self.version_dir = version_dir
+        self.manifest = manifest
+        self.documents = documents
+        self.passages = passages
+        self.faiss_index = faiss_index
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"])
+
+    def counts(self) -> dict[str, int]:
+        return {"documents": len(self.documents), "passages": len(self.passages)}
+
+    def search(self, query_vectors: Vectors, k: int) -> list[list[SearchHit]]:
+        """The ``k`` nearest passages to each query vector, best first."""
+        k = min(k, len(self.passages))
+        if k == 0:
+            return [[] for _ in range(len(query_vectors))]
+        scores, ids = self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        return [
+            [SearchHit(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]
+
+
+def load_index(index_dir: Path, *, model: str | None = None) -> Index:
+    """Load the live index of ``index_dir``; with ``model``, refuse an index built by another model."""
+    version_dir = current_version(index_dir)
+    if version_dir is None:
+        raise IndexNotFound(f"no index at {index_dir}; build one with `citewell ingest --index {index_dir}`")
+    manifest = read_manifest(version_dir)
+    check_compatible(manifest, version_dir, model)
+    _check_files(manifest, version_dir)
+    try:
+        documents = {doc.id: doc for doc in _read_documents(version_dir / DOCUMENTS)}
+        passages = list(_read_passages(version_dir / PASSAGES, documents))
+        faiss_index = faiss.read_index(str(version_dir / FAISS_INDEX))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+        raise IncompatibleIndex(
+            f"index at {version_dir} is damaged ({exc}); rebuild with `citewell ingest`"
+        ) from exc
+    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dimension"):
+        raise IncompatibleIndex(
+            f"index at {version_dir} is damaged ({faiss_index.ntotal} vectors for {len(passages)} passages); "
+            "rebuild with `citewell ingest`"
+        )
+    logger.info("loaded index %s: %d documents, %d passages", version_dir, len(documents), len(passages))
+    return Index(version_dir, manifest, documents, passages, faiss_index)
+
+
+def check_compatible(manifest: dict[str, Any], version_dir: Path, model: str | None) -> None:
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise IncompatibleIndex(
+            f"index at {version_dir} has format version {found}, this citewell reads {FORMAT_VERSION}; "
+            "rebuild it with `citewell ingest`"
+        )
+    if model is not None and manifest.get("model") != model:
+        raise IncompatibleIndex(
+            f"index at {version_dir} was built with model {manifest.get('model')!r}, but {model!r} is "
+            f"configured; rebuild with `citewell ingest`, or set CITEWELL_MODEL={manifest.get('model')}"
+        )
+
+
+def _check_files(manifest: dict[str, Any], version_dir: Path) -> None:
+    sizes = manifest.get("files", {})
+    for name in DATA_FILES:
+        path = version_dir / name
+        expected = sizes.get(name)
+        actual = path.stat().st_size if path.exists() else None
+        if actual is None or actual != expected:
+            raise IncompatibleIndex(
+                f"index at {version_dir} is damaged ({name}: expected {expected} bytes, found {actual}); "
+                "rebuild with `citewell ingest`"
+            )
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def _read_documents(path: Path) -> Iterator[Document]:
+    for record in _read_jsonl(path):
+        yield Document(
+            id=record["id"],
+            title=record["title"],
+            text=record["text"],
+            blocks=tuple(Block(kind, start, end, level) for kind, start, end, level in record["blocks"]),
+            url=record["url"],
+            source=record["source"],
+            metadata=record["metadata"],
+        )
+
+
+def _read_passages(path: Path, documents: dict[str, Document]) -> Iterator[Passage]:
+    for record in _read_jsonl(path):
+        text = documents[record["document"]].text
+        start, end = record["start"], record["end"]
+        yield Passage(
+            record["document"],
+            start,
+            end,
+            text[start:end],
+            record["section"],
+            tuple((s, e) for s, e in record["sentences"]),
+        )

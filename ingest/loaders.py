@@ -1,0 +1,371 @@
+"""Reading files into documents: .txt, .md, .html, .pdf and .jsonl (one document a line).
+
+Each format becomes a list of :class:`RawBlock` (headings and paragraphs) and goes through
+:func:`compose_document`, so normalisation and offsets work the same way for all of them. A file that cannot
+be used raises :class:`BadDocument`; :func:`load_documents` collects those and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from bs4 import BeautifulSoup, Tag
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from ingest.documents import Document, RawBlock, compose_document
+from ingest.errors import BadDocument
+
+logger = logging.getLogger(__name__)
+
+_BINARY_SNIFF_BYTES = 8192
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_HEADING_MAX_CHARS = 90
+
+
+@dataclass
+class LoadResult:
+    """What a load produced: usable documents, and every problem reported by source."""
+
+    documents: list[Document] = field(default_factory=list)
+    problems: list[BadDocument] = field(default_factory=list)
+
+
+def load_documents(paths: Sequence[Path]) -> LoadResult:
+    """Load every supported file under ``paths`` (files or folders, walked in sorted order).
+
+    Document ids are paths relative to the folder given, without the suffix (``corpus/a/b.md`` -> ``a/b``);
+    JSONL records keep their own ``id``. A duplicate id is reported and the later document skipped.
+
+    Example:
+        >>> result = load_documents([Path("corpus")])
+        >>> [d.id for d in result.documents]
+        ['securing-elections']
+    """
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    for path, doc_id in _walk(paths, result.problems):
+        try:
+            documents = list(read_file(path, doc_id))
+        except BadDocument as problem:
+            result.problems.append(problem)
+            continue
+        except (OSError, MemoryError, RecursionError, ValueError) as exc:
+            result.problems.append(BadDocument(str(path), f"cannot be read ({exc})"))
+            continue
+        for item in documents:
+            if isinstance(item, BadDocument):
+                result.problems.append(item)
+            elif item.id in seen:
+                result.problems.append(
+                    BadDocument(item.source, f"duplicate document id {item.id!r} (first in {seen[item.id]})")
+                )
+            else:
+                seen[item.id] = item.source
+                result.documents.append(item)
+    return result
+
+
+def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[Path, str]]:
+    for root in paths:
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                relative = path.relative_to(root)
+                if any(part.startswith(".") for part in relative.parts) or path.is_dir():
+                    continue
+                if path.suffix.lower() not in READERS:
+                    problems.append(
+                        BadDocument(str(path), f"unsupported file type {path.suffix or '(none)'}")
+                    )
+                    continue
+                yield path, relative.with_suffix("").as_posix()
+        elif root.exists():
+            if root.suffix.lower() not in READERS:
+                problems.append(BadDocument(str(root), f"unsupported file type {root.suffix or '(none)'}"))
+                continue
+            yield root, root.stem
+        else:
+            problems.append(BadDocument(str(root), "no such file or folder"))
+
+
+def read_file(path: Path, doc_id: str) -> Iterable[Document | BadDocument]:
+    """The documents in one file (one, or many for JSONL, where a bad line is returned as a BadDocument)."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise BadDocument(str(path), f"unsupported file type {path.suffix}")
+    data = _read_bytes(path)
+    return reader(data, path, doc_id)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadDocument(str(path), f"unreadable ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise BadDocument(str(path), "empty file")
+    return data
+
+
+def _decode_text(data: bytes, path: Path) -> str:
+    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+        raise BadDocument(str(path), "binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadDocument(str(path), f"not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+
+
+def _require_text(document: Document, source: str) -> Document:
+    if not any(block.kind == "paragraph" for block in document.blocks):
+        raise BadDocument(source, "no text to index")
+    return document
+
+
+# --- plain text -------------------------------------------------------------------------------------------
+
+
+def plain_text_blocks(raw: str) -> list[RawBlock]:
+    """Paragraphs are separated by blank lines; a short single line without closing punctuation that is
+    followed by more text reads as a heading (the first one as the title)."""
+    chunks = [chunk.strip() for chunk in _BLANK_LINE.split(raw.replace("\r\n", "\n"))]
+    chunks = [chunk for chunk in chunks if chunk]
+    blocks: list[RawBlock] = []
+    for index, chunk in enumerate(chunks):
+        followed_by_text = index + 1 < len(chunks)
+        if followed_by_text and _looks_like_heading(chunk):
+            blocks.append(RawBlock("heading", chunk, 1 if not blocks else 2))
+        else:
+            blocks.append(RawBlock("paragraph", chunk))
+    return blocks
+
+
+def _looks_like_heading(chunk: str) -> bool:
+    return (
+        "\n" not in chunk
+        and len(chunk) <= _HEADING_MAX_CHARS
+        and chunk[0].isupper()
+        and chunk[-1] not in ".,;:!|)\"'”"
+        and "|" not in chunk
+    )
+
+
+def _read_txt(data: bytes, path: Path, doc_id: str) -> list[Document]:
+    text = _decode_text(data, path)
+    document = compose_document(id=doc_id, title=None, raw_blocks=plain_text_blocks(text), source=str(path))
+    return [_require_text(document, str(path))]
+
+
+# --- Markdown ---------------------------------------------------------------------------------------------
+
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+
+
+def _read_markdown(data: bytes, path: Path, doc_id: str) -> list[Document]:
+    text = _decode_text(data, path)
+    meta: dict[str, Any] = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1))
+        except yaml.YAMLError as exc:
+            raise BadDocument(str(path), f"front matter is not valid YAML ({exc})") from exc
+        if isinstance(loaded, dict):
+            meta = loaded
+        text = text[match.end() :]
+    blocks = markdown_blocks(text)
+    title = meta.pop("title", None)
+    url = meta.pop("url", None)
+    document = compose_document(
+        id=doc_id,
+        title=str(title) if title else None,
+        raw_blocks=blocks,
+        url=str(url) if url else None,
+        source=str(path),
+        metadata={str(k): str(v) for k, v in meta.items() if v is not None},
+    )
+    return [_require_text(document, str(path))]
+
+
+def markdown_blocks(text: str) -> list[RawBlock]:
+    """Headings, paragraphs, list items, table cells and code blocks of a CommonMark document, as plain text."""
+    blocks: list[RawBlock] = []
+    tokens = _MARKDOWN.parse(text)
+    for index, token in enumerate(tokens):
+        if token.type == "inline":
+            opener = tokens[index - 1]
+            if opener.type == "heading_open":
+                blocks.append(RawBlock("heading", _inline_text(token), int(opener.tag[1])))
+            else:
+                blocks.append(RawBlock("paragraph", _inline_text(token)))
+        elif token.type in ("fence", "code_block"):
+            blocks.append(RawBlock("paragraph", token.content))
+        elif token.type == "html_block":
+            blocks.extend(RawBlock("paragraph", t) for t in _html_fragment_texts(token.content))
+    return blocks
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(_inline_text(child))
+        elif child.type == "html_inline":
+            parts.append("")
+    return "".join(parts)
+
+
+def _html_fragment_texts(fragment: str) -> list[str]:
+    soup = BeautifulSoup(fragment, "lxml")
+    _drop_non_content(soup)
+    text = soup.get_text(" ")
+    return [text] if text.strip() else []
+
+
+# --- HTML -------------------------------------------------------------------------------------------------
+
+_NON_CONTENT_TAGS = [
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg",
+    "iframe", "button", "select", "object", "canvas", "head",
+]  # fmt: skip
+_HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK_TAGS = _HEADING_TAGS | {
+    "p", "li", "dt", "dd", "blockquote", "pre", "td", "th", "caption", "figcaption", "address",
+    "div", "section", "article", "main", "table", "ul", "ol", "dl", "figure", "tr",
+}  # fmt: skip
+
+
+def _drop_non_content(soup: BeautifulSoup | Tag) -> None:
+    for tag in soup.find_all(_NON_CONTENT_TAGS):
+        tag.decompose()
+
+
+def _read_html(data: bytes, path: Path, doc_id: str) -> list[Document]:
+    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+        raise BadDocument(str(path), "binary file, not HTML")
+    soup = BeautifulSoup(data, "lxml")
+    title = _html_title(soup)
+    url = _html_url(soup)
+    _drop_non_content(soup)
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    document = compose_document(
+        id=doc_id, title=title, raw_blocks=html_blocks(root), url=url, source=str(path)
+    )
+    return [_require_text(document, str(path))]
+
+
+def html_blocks(root: Tag | BeautifulSoup) -> list[RawBlock]:
+    """The leaf blocks of an HTML tree in document order: headings and elements with no block inside."""
+    blocks: list[RawBlock] = []
+    for element in root.find_all(list(_BLOCK_TAGS)):
+        if element.find(list(_BLOCK_TAGS)) is not None:
+            continue
+        for br in element.find_all("br"):
+            br.replace_with(" ")
+        text = element.get_text()
+        if element.name in _HEADING_TAGS:
+            blocks.append(RawBlock("heading", text, int(element.name[1])))
+        else:
+            blocks.append(RawBlock("paragraph", text))
+    return blocks
+
+
+def _html_title(soup: BeautifulSoup) -> str | None:
+    meta = soup.find("meta", attrs={"property": "og:title"})
+    if isinstance(meta, Tag) and meta.get("content"):
+        return str(meta["content"])
+    if soup.title and soup.title.string:
+        return str(soup.title.string)
+    return None
+
+
+def _html_url(soup: BeautifulSoup) -> str | None:
+    link = soup.find("link", attrs={"rel": "canonical"})
+    if isinstance(link, Tag) and link.get("href"):
+        return str(link["href"])
+    meta = soup.find("meta", attrs={"property": "og:url"})
+    if isinstance(meta, Tag) and meta.get("content"):
+        return str(meta["content"])
+    return None
+
+
+# --- PDF --------------------------------------------------------------------------------------------------
+
+
+def _read_pdf(data: bytes, path: Path, doc_id: str) -> list[Document]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = reader.metadata.title if reader.metadata else None
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise BadDocument(str(path), f"not a readable PDF ({exc})") from exc
+    blocks = [RawBlock("paragraph", chunk) for page in pages for chunk in _BLANK_LINE.split(page)]
+    document = compose_document(id=doc_id, title=title or path.stem, raw_blocks=blocks, source=str(path))
+    return [_require_text(document, f"{path} (no text layer?)")]
+
+
+# --- JSONL ------------------------------------------------------------------------------------------------
+
+
+def _read_jsonl(data: bytes, path: Path, doc_id: str) -> Iterator[Document | BadDocument]:
+    text = _decode_text(data, path)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        source = f"{path}:{number}"
+        try:
+            yield _jsonl_record(line, source)
+        except BadDocument as problem:
+            yield problem
+
+
+def _jsonl_record(line: str, source: str) -> Document:
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadDocument(source, f"not valid JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise BadDocument(source, "a JSONL line must be an object with id and text")
+    record_id, text = record.get("id", record.get("_id")), record.get("text")
+    if not isinstance(record_id, str | int) or isinstance(record_id, bool) or str(record_id).strip() == "":
+        raise BadDocument(source, "missing or invalid 'id'")
+    if not isinstance(text, str):
+        raise BadDocument(source, "missing or invalid 'text'")
+    title, url = record.get("title"), record.get("url")
+    document = compose_document(
+        id=str(record_id).strip(),
+        title=title if isinstance(title, str) and title.strip() else str(record_id),
+        raw_blocks=[RawBlock("paragraph", chunk) for chunk in _BLANK_LINE.split(text)],
+        url=url if isinstance(url, str) else None,
+        source=source,
+    )
+    return _require_text(document, source)
+
+
+Reader = Callable[[bytes, Path, str], Iterable[Document | BadDocument]]
+
+READERS: dict[str, Reader] = {
+    ".txt": _read_txt,
+    ".md": _read_markdown,
+    ".markdown": _read_markdown,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".jsonl": _read_jsonl,
+}
