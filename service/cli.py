@@ -93,3 +93,7 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"[{rank}] {passage.text}")
         print(f"    — {document.title}, {passage.section or ''} ({hit.score:.2f})")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from ingest.documents import RawBlock, compose_document, normalize_text
+
+
+def test_normalize_text_nfc_nbsp_and_whitespace_runs() -> None:
+    assert normalize_text("Cafe\u0301\u00a0\u00a0au \t\n lait") == "Café au lait"
+    assert normalize_text("soft\u00adhyphen and zero\u200bwidth") == "softhyphen and zerowidth"
+    assert normalize_text("bell\x07 and\x00 nul") == "bell and nul"
+    assert normalize_text(" \u2003 ") == ""
+
+
+def test_compose_joins_normalised_blocks_with_exact_offsets() -> None:
+    doc = compose_document(
+        id="d",
+        title=None,
+        raw_blocks=[
+            RawBlock("heading", " The  Title ", 1),
+            RawBlock("paragraph", "   "),
+            RawBlock("paragraph", "First\nparagraph."),
+            RawBlock("heading", "Part two", 2),
+            RawBlock("paragraph", "Second\u00a0one."),
+        ],
+    )
+    assert doc.title == "The Title"
+    assert doc.text == "The Title\n\nFirst paragraph.\n\nPart two\n\nSecond one."
+    assert [doc.block_text(b) for b in doc.blocks] == [
+        "The Title",
+        "First paragraph.",
+        "Part two",
+        "Second one.",
+    ]
+    assert [b.kind for b in doc.blocks] == ["heading", "paragraph", "heading", "paragraph"]
+
+
+def test_content_hash_follows_content() -> None:
+    def make(text: str, title: str = "T") -> str:
+        return compose_document(id="d", title=title, raw_blocks=[RawBlock("paragraph", text)]).content_hash
+
+    assert make("Same text.") == make("Same  text.")  # normalisation happens before hashing
+    assert make("Same text.") != make("Other text.")
+    assert make("Same text.") != make("Same text.", title="U")

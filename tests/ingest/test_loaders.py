@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest import BadDocument, Document, chunk_document, load_documents
+from ingest.loaders import read_file
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def only_document(path: Path) -> Document:
+    [document] = list(read_file(path, path.stem))
+    assert isinstance(document, Document)
+    return document
+
+
+def test_txt_first_short_line_is_title_and_headings_are_sections(tmp_path: Path) -> None:
+    doc = only_document(
+        write(
+            tmp_path / "notes.txt",
+            "Voting Basics\n\nWho Counts the Votes\n\nLocal  officials count\nthe votes. They report to the state.\n",
+        )
+    )
+    assert doc.title == "Voting Basics"
+    [passage] = chunk_document(doc)
+    assert passage.text == "Local officials count the votes. They report to the state."
+    assert passage.section == "Who Counts the Votes"
+
+
+def test_markdown_front_matter_headings_lists_and_inline_markup(tmp_path: Path) -> None:
+    doc = only_document(
+        write(
+            tmp_path / "guide.md",
+            "---\ntitle: The Guide\nurl: https://example.org/guide\npublisher: Example Org\n---\n"
+            "# Ignored H1\n\n## Registering\n\nYou **must** register [online](https://x.org) by *May 1*.\n\n"
+            "- Bring an ID.\n- Bring a pen.\n",
+        )
+    )
+    assert (doc.title, doc.url, doc.metadata) == (
+        "The Guide",
+        "https://example.org/guide",
+        {"publisher": "Example Org"},
+    )
+    passages = chunk_document(doc)
+    assert [p.text for p in passages] == [
+        "You must register online by May 1.",
+        "Bring an ID.",
+        "Bring a pen.",
+    ]
+    assert {p.section for p in passages} == {"Registering"}
+
+
+def test_html_main_text_through_parser(tmp_path: Path) -> None:
+    html = """<!doctype html><html><head><title>Poll Hours</title>
+    <link rel="canonical" href="https://example.org/hours"><style>p{color:red}</style></head>
+    <body><nav><p>Home | About | Contact</p></nav>
+    <main><h1>Poll Hours</h1><h2>When polls open</h2>
+      <p>Polls open at <b>7</b>&nbsp;a.m.<br>They close at 8 p.m.</p>
+      <script>alert("not text")</script>
+      <ul><li>Bring ID</li><li>Arrive early</li></ul></main>
+    <footer><p>Copyright</p></footer></body></html>"""
+    doc = only_document(write(tmp_path / "hours.html", html))
+    assert (doc.title, doc.url) == ("Poll Hours", "https://example.org/hours")
+    texts = [(p.section, p.text) for p in chunk_document(doc)]
+    assert texts == [
+        ("When polls open", "Polls open at 7 a.m. They close at 8 p.m."),
+        ("When polls open", "Bring ID"),
+        ("When polls open", "Arrive early"),
+    ]
+    assert "alert" not in doc.text and "Copyright" not in doc.text and "Contact" not in doc.text
+
+
+def test_pdf_text_layer(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "memo.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=letter)
+    pdf.setTitle("Election Memo")
+    pdf.drawString(72, 700, "Ballots are counted twice. Results are certified by the state.")
+    pdf.showPage()
+    pdf.drawString(72, 700, "Audits follow every election.")
+    pdf.save()
+    doc = only_document(path)
+    assert doc.title == "Election Memo"
+    assert [p.text for p in chunk_document(doc)] == [
+        "Ballots are counted twice. Results are certified by the state.",
+        "Audits follow every election.",
+    ]
+
+
+def test_jsonl_many_documents_and_bad_lines_reported_by_line(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "a", "title": "Alpha", "text": "Alpha text here.", "url": "https://a.example"}),
+        "{not json",
+        json.dumps({"id": "b", "text": "Beta has no title."}),
+        json.dumps({"title": "no id", "text": "x"}),
+        json.dumps({"id": 7, "title": "Seven", "text": "   "}),
+        json.dumps(["a list"]),
+        "",
+        json.dumps({"id": "a", "title": "dup", "text": "Duplicate id."}),
+    ]
+    path = write(tmp_path / "many.jsonl", "\n".join(lines) + "\n")
+    result = load_documents([path])
+    assert [(d.id, d.title, d.url) for d in result.documents] == [
+        ("a", "Alpha", "https://a.example"),
+        ("b", "b", None),
+    ]
+    reported = {p.source: p.reason for p in result.problems}
+    assert set(reported) == {f"{path}:2", f"{path}:4", f"{path}:5", f"{path}:6", f"{path}:8"}
+    assert "duplicate document id 'a'" in reported[f"{path}:8"]
+
+
+def test_bad_files_are_reported_by_path_and_skipped(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    good = write(corpus / "good.txt", "A good document. It has text.")
+    write(corpus / "sub" / "nested.md", "# Nested\n\nNested text.")
+    bad = {
+        write(corpus / "empty.txt", ""): "empty file",
+        write(corpus / "blank.md", "   \n\n  "): "empty file",
+        write(corpus / "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"): "binary",
+        write(corpus / "latin1.txt", "caf\xe9".encode("latin-1")): "not UTF-8",
+        write(corpus / "broken.pdf", b"%PDF-1.4 garbage that is not a pdf"): "PDF",
+        write(corpus / "headings-only.md", "# Only\n\n## Headings"): "no text",
+        write(corpus / "notes.docx", b"PK\x03\x04"): "unsupported",
+    }
+    dangling = corpus / "gone.txt"
+    dangling.symlink_to(tmp_path / "missing.txt")
+    bad[dangling] = "unreadable"
+    write(corpus / ".hidden.txt", "Hidden files are ignored.")
+
+    result = load_documents([corpus])
+    assert sorted(d.id for d in result.documents) == ["good", "sub/nested"]
+    reported = {p.source: p.reason for p in result.problems}
+    assert set(reported) == {str(p) for p in bad}
+    for path, reason in bad.items():
+        assert reason in reported[str(path)], (path, reported[str(path)])
+    assert str(good) not in reported
+
+
+def test_missing_path_is_reported(tmp_path: Path) -> None:
+    result = load_documents([tmp_path / "nope"])
+    assert result.documents == [] and "no such file" in result.problems[0].reason
+
+
+@given(st.binary(max_size=400), st.sampled_from([".txt", ".md", ".html", ".pdf", ".jsonl"]))
+@settings(max_examples=200, deadline=None)
+def test_arbitrary_bytes_give_documents_or_a_reported_problem(data: bytes, suffix: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"fuzz{suffix}"
+        path.write_bytes(data)
+        try:
+            items = list(read_file(path, "fuzz"))
+        except BadDocument:
+            return
+        for item in items:
+            if isinstance(item, Document):
+                for passage in chunk_document(item):
+                    assert item.text[passage.start : passage.end] == passage.text
+
+
+@pytest.mark.parametrize("name", ["a.txt", "a.md", "a.html", "a.jsonl"])
+def test_a_file_with_binary_content_is_skipped_whole_not_half_indexed(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path / name, b"Good start. \xff\xfe\x00 then garbage")
+    result = load_documents([path])
+    assert result.documents == []
+    [problem] = result.problems
+    assert problem.source == str(path) and "binary" in problem.reason

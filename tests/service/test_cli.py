@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+
+from ..conftest import CORPUS
+
+
+def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "ingest" in out and "ask" in out
+
+
+def test_console_script_is_installed() -> None:
+    citewell = Path(sys.executable).parent / "citewell"
+    result = subprocess.run([str(citewell), "--help"], capture_output=True, text=True, check=True)
+    assert "ingest" in result.stdout
+
+
+def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa")
+    code = main(["ingest", str(CORPUS), str(tmp_path / "bad.txt"), "--index", str(tmp_path / "index")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "indexed 1 documents, 14 passages" in captured.out
+    assert f"skipped {tmp_path / 'bad.txt'}: not UTF-8" in captured.err
+
+    assert main(["ask", "Which council does NASS use?", "--index", str(tmp_path / "index")]) == 0
+    assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
+
+
+def test_ingest_fails_when_nothing_usable_remains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.md").write_text("")
+    assert main(["ingest", str(tmp_path), "--index", str(tmp_path / "index")]) == 1
+    assert "nothing usable to index" in capsys.readouterr().err
+
+
+def test_ask_without_index_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "anything", "--index", str(tmp_path / "none")]) == 1
+    assert "citewell ingest" in capsys.readouterr().err
