@@ -29,10 +29,11 @@ from ingest.embedding import Embedder
 from ingest.errors import BadDocument, IncompatibleIndex, IngestError
 from ingest.index import (
     CURRENT,
-    DATA_FILES,
     DOCUMENTS,
     FAISS_INDEX,
     FORMAT_VERSION,
+    LEXICAL_DOCUMENTS,
+    LEXICAL_PASSAGES,
     MANIFEST,
     PASSAGES,
     VECTORS,
@@ -40,6 +41,7 @@ from ingest.index import (
     build_faiss_index,
     current_version,
     document_record,
+    file_sizes,
     fsync_path,
     passage_record,
     read_manifest,
@@ -47,6 +49,7 @@ from ingest.index import (
     write_json,
     write_jsonl,
 )
+from ingest.lexical import LexicalIndex
 from ingest.loaders import load_documents
 
 logger = logging.getLogger(__name__)
@@ -168,7 +171,17 @@ def _write_version(
         (document_record(doc, h) for doc, h in zip(documents, hashes, strict=True)),
     )
     write_jsonl(version_dir / PASSAGES, (passage_record(p) for group in passages_by_doc for p in group))
-    for name in (VECTORS, FAISS_INDEX):
+    lexical_texts = (
+        embedding_input(p, doc.title)
+        for doc, group in zip(documents, passages_by_doc, strict=True)
+        for p in group
+    )
+    LexicalIndex.build(list(lexical_texts)).save(version_dir / LEXICAL_PASSAGES)
+    LexicalIndex.build([f"{doc.title}. {doc.text}" for doc in documents]).save(
+        version_dir / LEXICAL_DOCUMENTS
+    )
+    sizes = file_sizes(version_dir)
+    for name in sizes:
         fsync_path(version_dir / name)
 
     offsets = np.cumsum([0, *(len(p) for p in passages_by_doc)])
@@ -185,7 +198,7 @@ def _write_version(
             doc.id: {"hash": h, "first_passage": int(offsets[i]), "passages": len(passages_by_doc[i])}
             for i, (doc, h) in enumerate(zip(documents, hashes, strict=True))
         },
-        "files": {name: (version_dir / name).stat().st_size for name in DATA_FILES},
+        "files": sizes,
     }
     write_json(version_dir / MANIFEST, manifest)
     fsync_path(version_dir)

@@ -10,6 +10,8 @@ Layout (one folder per build; ``CURRENT`` names the live one and is replaced ato
         passages.jsonl      document, start, end, section, sentence spans (text is derived from the document)
         vectors.npy         float32 passage vectors, row i = passage i (reused by the next incremental build)
         passages.faiss      the FAISS index over those vectors
+        bm25-passages/      BM25 over each passage (with its title and section)
+        bm25-documents/     BM25 over each whole document
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ingest.chunking import Passage
 from ingest.documents import Block, Document
 from ingest.embedding import Vectors
 from ingest.errors import IncompatibleIndex, IndexNotFound
+from ingest.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
 VECTORS = "vectors.npy"
 FAISS_INDEX = "passages.faiss"
+LEXICAL_PASSAGES = "bm25-passages"
+LEXICAL_DOCUMENTS = "bm25-documents"
 DATA_FILES = (DOCUMENTS, PASSAGES, VECTORS, FAISS_INDEX)
 VERSION_PREFIX = "v-"
 
@@ -127,6 +132,15 @@ def switch_current(index_dir: Path, version_dir: Path) -> None:
     fsync_path(index_dir)
 
 
+def file_sizes(version_dir: Path) -> dict[str, int]:
+    """Every data file of a version (not the manifest), by path relative to it: checked when loading."""
+    return {
+        path.relative_to(version_dir).as_posix(): path.stat().st_size
+        for path in sorted(version_dir.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    }
+
+
 def build_faiss_index(vectors: Vectors, chunk: int = 65536) -> faiss.Index:
     """Exact inner-product search over normalised vectors (cosine similarity)."""
     index = faiss.IndexFlatIP(vectors.shape[1])
@@ -160,12 +174,21 @@ class Index:
         documents: dict[str, Document],
         passages: list[Passage],
         faiss_index: faiss.Index,
+        lexical: LexicalIndex,
+        document_lexical: LexicalIndex,
     ) -> None:
         self.version_dir = version_dir
         self.manifest = manifest
         self.documents = documents
         self.passages = passages
         self.faiss_index = faiss_index
+        self.lexical = lexical
+        self.document_lexical = document_lexical
+        self.document_ids = list(documents)
+        position = {doc_id: n for n, doc_id in enumerate(self.document_ids)}
+        # passage row -> document row, for lifting document-level scores onto passages
+        self.passage_document = np.fromiter((position[p.document] for p in passages), np.int64, len(passages))
+        self.vectors: Vectors = np.load(version_dir / VECTORS, mmap_mode="r")
 
     @property
     def model(self) -> str:
@@ -198,17 +221,24 @@ def load_index(index_dir: Path, *, model: str | None = None) -> Index:
         documents = {doc.id: doc for doc in _read_documents(version_dir / DOCUMENTS)}
         passages = list(_read_passages(version_dir / PASSAGES, documents))
         faiss_index = faiss.read_index(str(version_dir / FAISS_INDEX))
+        lexical = LexicalIndex.load(version_dir / LEXICAL_PASSAGES)
+        document_lexical = LexicalIndex.load(version_dir / LEXICAL_DOCUMENTS)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
         raise IncompatibleIndex(
             f"index at {version_dir} is damaged ({exc}); rebuild with `citewell ingest`"
         ) from exc
-    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dimension"):
+    if (
+        faiss_index.ntotal != len(passages)
+        or faiss_index.d != manifest.get("dimension")
+        or lexical.size != len(passages)
+        or document_lexical.size != len(documents)
+    ):
         raise IncompatibleIndex(
             f"index at {version_dir} is damaged ({faiss_index.ntotal} vectors for {len(passages)} passages); "
             "rebuild with `citewell ingest`"
         )
     logger.info("loaded index %s: %d documents, %d passages", version_dir, len(documents), len(passages))
-    return Index(version_dir, manifest, documents, passages, faiss_index)
+    return Index(version_dir, manifest, documents, passages, faiss_index, lexical, document_lexical)
 
 
 def check_compatible(manifest: dict[str, Any], version_dir: Path, model: str | None) -> None:
@@ -227,7 +257,7 @@ def check_compatible(manifest: dict[str, Any], version_dir: Path, model: str | N
 
 def _check_files(manifest: dict[str, Any], version_dir: Path) -> None:
     sizes = manifest.get("files", {})
-    for name in DATA_FILES:
+    for name in sorted({*DATA_FILES, *sizes}):
         path = version_dir / name
         expected = sizes.get(name)
         actual = path.stat().st_size if path.exists() else None
