@@ -9,7 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest import DEFAULT_MODEL, Embedder, IngestError, ingest_paths, load_index
+from ingest import DEFAULT_MODEL, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
+from service.answering import Answer, Answerer, AnswerSettings
+from service.retrieval import RetrievalWeights, Retriever
 
 logger = logging.getLogger("citewell")
 
@@ -19,6 +21,7 @@ DEFAULT_INDEX = ".citewell/index"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs its own debug lines otherwise
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
@@ -61,11 +64,44 @@ def _parser() -> argparse.ArgumentParser:
     with_index(ingest)
     ingest.set_defaults(run=_ingest)
 
+    def with_answering(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--min-score",
+            type=float,
+            default=float(env.get("CITEWELL_MIN_SCORE", AnswerSettings().min_score)),
+            help="refuse when the best sentence scores below this (default: $CITEWELL_MIN_SCORE or %(default)s)",
+        )
+
     ask = commands.add_parser("ask", help="answer one question from the command line")
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=3)
+    with_answering(ask)
     with_index(ask)
     ask.set_defaults(run=_ask)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure retrieval and answers",
+        description="A .jsonl question file (against --index), a BEIR folder (corpus.jsonl, queries.jsonl, "
+        "qrels/SPLIT.tsv) or a SQuAD .json file; prints a table and writes JSON.",
+    )
+    evaluate.add_argument("source", type=Path)
+    evaluate.add_argument("--split", default="test", help="BEIR qrels split (default: %(default)s)")
+    evaluate.add_argument("--limit", type=int, help="sample this many questions (fixed seed)")
+    evaluate.add_argument("--seed", type=int, default=13)
+    evaluate.add_argument("--output", type=Path, help="JSON report path (default: eval-results/NAME.json)")
+    evaluate.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(env.get("CITEWELL_EVAL_CACHE", Path.home() / ".cache" / "citewell" / "eval")),
+        help="where benchmark corpora are indexed (default: %(default)s)",
+    )
+    evaluate.add_argument("--weights", help="fusion weights dense,lexical,document (e.g. 0.6,0.3,0.1)")
+    evaluate.add_argument("--max-sentences", type=int, help="passage window, in sentences")
+    evaluate.add_argument("--overlap", type=int, help="sentences shared by neighbouring windows")
+    with_answering(evaluate)
+    with_index(evaluate)
+    evaluate.set_defaults(run=_eval)
     return parser
 
 
@@ -84,14 +120,66 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    retriever = Retriever(load_index(args.index, model=args.model), Embedder(args.model))
+    answerer = Answerer(retriever, AnswerSettings(min_score=args.min_score))
+    print(format_answer(answerer.ask(args.question, top_k=args.top_k)))
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """An answer for a terminal: the quote, then each passage with its highlight in [[...]] and its source."""
+    lines = [f"> {answer.answer}" if answer.answered else f"(no answer) {answer.message}", ""]
+    for rank, passage in enumerate(answer.passages, start=1):
+        text = passage.text
+        for highlight in reversed(passage.highlights):
+            text = (
+                f"{text[: highlight.start]}[[{text[highlight.start : highlight.end]}]]{text[highlight.end :]}"
+            )
+        source = passage.source
+        where = " — ".join(part for part in (source.title, source.section) if part)
+        lines.append(f"[{rank}] {text}")
+        lines.append(f"    {where}, characters {source.start}-{source.end} (score {passage.score:.2f})")
+        if source.url:
+            lines.append(f"    {source.url}")
+    return "\n".join(lines)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from service import evaluation
+
     embedder = Embedder(args.model)
-    index = load_index(args.index, model=args.model)
-    hits = index.search(embedder.encode([args.question]), args.top_k)[0]
-    for rank, hit in enumerate(hits, start=1):
-        passage = index.passages[hit.passage]
-        document = index.documents[passage.document]
-        print(f"[{rank}] {passage.text}")
-        print(f"    — {document.title}, {passage.section or ''} ({hit.score:.2f})")
+    weights = RetrievalWeights()
+    if args.weights:
+        dense, lexical, document = (float(w) for w in args.weights.split(","))
+        weights = RetrievalWeights(dense=dense, lexical=lexical, document=document)
+    chunking = ChunkingConfig()
+    if args.max_sentences or args.overlap is not None:
+        chunking = ChunkingConfig(
+            max_sentences=args.max_sentences or chunking.max_sentences,
+            overlap_sentences=chunking.overlap_sentences if args.overlap is None else args.overlap,
+        )
+    source: Path = args.source
+    if source.is_dir():
+        report = evaluation.evaluate_beir(
+            source, args.split, embedder, weights=weights, chunking=chunking, cache_dir=args.cache,
+            limit=args.limit, seed=args.seed,
+        )  # fmt: skip
+    elif source.suffix == ".json":
+        report = evaluation.evaluate_squad(
+            source, embedder, weights=weights, chunking=chunking, settings=AnswerSettings(min_score=args.min_score),
+            cache_dir=args.cache, limit=args.limit, seed=args.seed,
+        )  # fmt: skip
+    else:
+        index = load_index(args.index, model=args.model)
+        answerer = Answerer(Retriever(index, embedder, weights), AnswerSettings(min_score=args.min_score))
+        report = evaluation.evaluate_questions(source, answerer)
+    print(evaluation.format_report(report))
+    output: Path = args.output or Path("eval-results") / f"{source.stem or source.name}-{report['kind']}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"report written to {output}")
     return 0
 
 

@@ -1,0 +1,102 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) passage scores fused into one comparable score.
+
+    score = dense · cosine(question, passage) + lexical · BM25(passage) + document · BM25(its document)
+
+Each BM25 score is divided by the question's reachable maximum (see ``ingest.lexical``) and the weights sum to
+one, so a score means the same thing for every question: it is what decides whether citewell answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ingest import Embedder, Index
+from ingest.embedding import Vectors
+
+
+@dataclass(frozen=True)
+class RetrievalWeights:
+    """Fusion weights (tuned on SciFact train and SQuAD v2.0 dev; see README) and the candidate pool size."""
+
+    dense: float = 0.45
+    lexical: float = 0.35
+    document: float = 0.2
+    candidates: int = 100
+    candidate_documents: int = 20
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One retrieved passage (row of ``index.passages``) with its fused score and the parts it came from."""
+
+    passage: int
+    score: float
+    dense: float
+    lexical: float
+    document: float
+
+
+class Retriever:
+    """Finds the passages nearest to a question, by meaning and by words.
+
+    Example:
+        >>> retriever = Retriever(load_index(Path(".citewell/index")), Embedder())
+        >>> best = retriever.search("Who oversees elections?", 1)[0]
+        >>> retriever.index.passages[best.passage].text[:6]
+        'Forty '
+    """
+
+    def __init__(self, index: Index, embedder: Embedder, weights: RetrievalWeights | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.weights = weights or RetrievalWeights()
+
+    def encode(self, text: str) -> Vectors:
+        return np.asarray(self.embedder.encode([text])[0], dtype=np.float32)
+
+    def search(self, query: str, k: int, *, query_vector: Vectors | None = None) -> list[Candidate]:
+        """The ``k`` best passages for ``query``, best first."""
+        index, weights = self.index, self.weights
+        if not index.passages or k <= 0:
+            return []
+        vector = self.encode(query) if query_vector is None else query_vector
+        lexical = index.lexical.scores(query)
+        document_lexical = index.document_lexical.scores(query)
+
+        pool = max(weights.candidates, k)
+        rows = {hit.passage for hit in index.search(vector[None, :], pool)[0]}
+        rows.update(_top(lexical, pool))
+        top_documents = _top(document_lexical, weights.candidate_documents)
+        if top_documents.size:
+            rows.update(np.flatnonzero(np.isin(index.passage_document, top_documents)).tolist())
+
+        candidates = np.fromiter(sorted(rows), np.int64, len(rows))
+        dense = np.asarray(index.vectors[candidates], dtype=np.float32) @ vector
+        from_documents = document_lexical[index.passage_document[candidates]]
+        fused = (
+            weights.dense * dense + weights.lexical * lexical[candidates] + weights.document * from_documents
+        )
+        best = np.argsort(-fused, kind="stable")[:k]
+        return [
+            Candidate(
+                int(candidates[i]),
+                float(fused[i]),
+                float(dense[i]),
+                float(lexical[candidates[i]]),
+                float(from_documents[i]),
+            )
+            for i in best
+        ]
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest positive scores (unordered)."""
+    k = min(k, int(np.count_nonzero(scores > 0)))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    return np.argpartition(-scores, k - 1)[:k]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest import Embedder, Index
+from service.answering import Answer, Answerer
+from service.retrieval import Retriever
+
+from ..conftest import SHARED
+
+DEV_QUESTIONS = [
+    json.loads(line) for line in (SHARED / "eval" / "dev-questions.jsonl").read_text().splitlines()
+]
+
+
+@pytest.fixture(scope="module")
+def answerer(corpus_index: Index, embedder: Embedder) -> Answerer:
+    return Answerer(Retriever(corpus_index, embedder))
+
+
+def assert_contract(answer: Answer, index: Index) -> None:
+    """The API contract's shape, and verbatim means verbatim."""
+    body = answer.as_dict()
+    assert set(body) >= {"answered", "answer", "passages"}
+    spans = []
+    for passage in body["passages"]:
+        source = passage["source"]
+        assert set(source) == {"document", "title", "section", "url", "start", "end"}
+        document = index.documents[source["document"]]
+        assert document.text[source["start"] : source["end"]] == passage["text"]
+        assert source["title"] == document.title and source["url"] == document.url
+        for highlight in passage["highlights"]:
+            assert 0 <= highlight["start"] < highlight["end"] <= len(passage["text"])
+        spans.append((source["document"], source["start"], source["end"]))
+    for i, (doc_a, start_a, end_a) in enumerate(spans):
+        for doc_b, start_b, end_b in spans[i + 1 :]:
+            assert doc_a != doc_b or end_a <= start_b or end_b <= start_a, "returned passages overlap"
+    scores = [p["score"] for p in body["passages"]]
+    assert scores == sorted(scores, reverse=True)
+    if answer.answered:
+        first = body["passages"][0]
+        highlight = first["highlights"][0]
+        assert answer.answer == first["text"][highlight["start"] : highlight["end"]]
+        assert "message" not in body
+    else:
+        assert answer.answer == "" and body["message"]
+        assert all(p["highlights"] == [] for p in body["passages"])
+
+
+@pytest.mark.parametrize("row", DEV_QUESTIONS, ids=[row["question"] for row in DEV_QUESTIONS])
+def test_dev_questions_answer_verbatim_or_refuse(answerer: Answerer, corpus_index: Index, row: dict) -> None:
+    answer = answerer.ask(row["question"])
+    assert_contract(answer, corpus_index)
+    if row["expect"] is None:
+        assert not answer.answered
+        assert "do not answer" in (answer.message or "")
+    else:
+        assert answer.answered
+        assert row["expect"].casefold() in " ".join(p.text for p in answer.passages).casefold()
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 10, 50])
+def test_top_k_passages_never_overlap(answerer: Answerer, corpus_index: Index, top_k: int) -> None:
+    answer = answerer.ask("What is NASS doing about election security?", top_k=top_k)
+    assert 1 <= len(answer.passages) <= top_k
+    assert_contract(answer, corpus_index)
+
+
+def test_passage_quotes_its_section_and_reads_on_its_own(answerer: Answerer) -> None:
+    answer = answerer.ask("What did DHS do in January 2017?")
+    first = answer.passages[0]
+    assert "January 6, 2017" in answer.answer
+    assert first.source.section == "Who Oversees the Elections Process in the U.S.?"
+    assert len(first.text) > len(answer.answer)  # neighbouring sentences give context
+
+
+def test_refusal_names_the_nearest_topics(answerer: Answerer) -> None:
+    answer = answerer.ask("Can you recommend a good pizza place?")
+    assert not answer.answered and answer.answer == ""
+    assert "Who Oversees the Elections Process in the U.S.?" in (answer.message or "")
+
+
+def test_follow_up_uses_history_and_standalone_ignores_it(answerer: Answerer, corpus_index: Index) -> None:
+    history = [
+        {"role": "user", "content": "What did DHS do in January 2017?"},
+        {"role": "assistant", "content": "It designated election infrastructure as critical infrastructure."},
+    ]
+    follow_up = answerer.ask("Which agency did that?", history)
+    assert_contract(follow_up, corpus_index)
+    assert follow_up.answered and "Department of Homeland Security" in follow_up.answer
+
+    standalone = answerer.ask("When did NASS write to Facebook?", history)
+    assert standalone.answered and "Facebook" in standalone.answer
+
+
+def test_every_passage_of_a_larger_answer_is_verbatim(
+    tmp_path: Path, answerer: Answerer, corpus_index: Index
+) -> None:
+    for question in (
+        "elections",
+        "?",
+        "NASS NASS NASS",
+        "x" * 1000,
+        "Ünïcödé façade \u2013 \u201cquotes\u201d",
+    ):
+        assert_contract(answerer.ask(question, top_k=5), corpus_index)

@@ -1,0 +1,142 @@
+"""`citewell eval` on tiny hand-made data sets whose right answers are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest import ChunkingConfig, Embedder, Index
+from service.answering import Answerer, AnswerSettings
+from service.cli import main
+from service.evaluation import evaluate_beir, evaluate_questions, evaluate_squad
+from service.retrieval import RetrievalWeights, Retriever
+
+DOCS = {
+    "volcano": ("Volcanoes", "Lava erupts from volcanoes when magma reaches the surface."),
+    "bread": ("Baking bread", "Yeast makes bread dough rise before it is baked in an oven."),
+    "orbit": ("Planetary orbits", "The Earth orbits the Sun once every year."),
+}
+
+
+@pytest.fixture
+def beir_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny-beir"
+    (folder / "qrels").mkdir(parents=True)
+    with (folder / "corpus.jsonl").open("w") as out:
+        for doc_id, (title, text) in DOCS.items():
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    queries = {"q1": "Why does dough rise?", "q2": "How long does the Earth take to go around the Sun?"}
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items())
+    )
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\tbread\t1\nq2\torbit\t1\nq2\tnot-in-corpus\t1\n"
+    )
+    return folder
+
+
+def test_beir_metrics_on_a_tiny_collection(beir_folder: Path, tmp_path: Path, embedder: Embedder) -> None:
+    report = evaluate_beir(
+        beir_folder,
+        "test",
+        embedder,
+        weights=RetrievalWeights(),
+        chunking=ChunkingConfig(),
+        cache_dir=tmp_path / "c",
+    )
+    assert report["questions"] == 2 and report["documents"] == 3
+    # q1: bread first -> 1.0; q2: orbit first, and a second relevant document that the corpus lacks
+    # -> DCG = 1, ideal = 1 + 1/log2(3); recall 1/2
+    per_query = report["per_query"]
+    assert per_query["q1"] == {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}
+    assert per_query["q2"]["ndcg@10"] == pytest.approx(1 / (1 + 1 / 1.5849625007211562))
+    assert per_query["q2"]["recall@10"] == 0.5 and per_query["q2"]["mrr@10"] == 1.0
+    assert report["metrics"]["recall@100"] == 0.75
+    # the second run reads the cached index instead of building it again
+    cached = list((tmp_path / "c").iterdir())
+    again = evaluate_beir(
+        beir_folder,
+        "test",
+        embedder,
+        weights=RetrievalWeights(),
+        chunking=ChunkingConfig(),
+        cache_dir=tmp_path / "c",
+    )
+    assert list((tmp_path / "c").iterdir()) == cached and again["metrics"] == report["metrics"]
+
+
+def test_squad_metrics_on_a_tiny_file(tmp_path: Path, embedder: Embedder) -> None:
+    squad = {
+        "data": [
+            {
+                "title": "Bread",
+                "paragraphs": [
+                    {
+                        "context": "Bread is old. Yeast makes bread dough rise. Ovens bake it.",
+                        "qas": [
+                            {"id": "a", "question": "What makes dough rise?", "answers": [{"text": "Yeast"}]}
+                        ],
+                    },
+                    {
+                        "context": "The Earth orbits the Sun. One orbit takes a year.",
+                        "qas": [
+                            {"id": "b", "question": "How long is one orbit?", "answers": [{"text": "a year"}]}
+                        ],
+                    },
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "tiny-squad.json"
+    path.write_text(json.dumps(squad))
+    report = evaluate_squad(
+        path,
+        embedder,
+        weights=RetrievalWeights(),
+        chunking=ChunkingConfig(),
+        settings=AnswerSettings(),
+        cache_dir=tmp_path / "c",
+    )
+    assert report["questions"] == 2 and report["paragraphs"] == 2
+    assert report["metrics"] == {
+        "recall@1": 1.0,
+        "recall@5": 1.0,
+        "answer_in_highlight": 1.0,
+        "answer_in_top_passage": 1.0,
+    }
+
+
+def test_question_file_counts(tmp_path: Path, corpus_index: Index, embedder: Embedder) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"question": "When did NASS write to Facebook?", "expect": "Letter to Facebook"},
+        {"question": "When did NASS write to Facebook?", "expect": "a phrase that is nowhere"},
+        {"question": "What is the boiling point of water?", "expect": None},
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    report = evaluate_questions(questions, Answerer(Retriever(corpus_index, embedder)))
+    assert report["metrics"] == {
+        "answer_hits": 1,
+        "answerable": 2,
+        "passage_hit@1": 1,
+        "passage_hit@3": 1,
+        "false_refusals": 0,
+        "correct_refusals": 1,
+        "unanswerable": 1,
+    }
+
+
+def test_eval_command_prints_a_table_and_writes_json(
+    tmp_path: Path, corpus_index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"question": "Who else plays a part in election security?", "expect": "Governors"})
+    )
+    output = tmp_path / "report.json"
+    assert main(["eval", str(questions), "--index", str(corpus_index_dir), "--output", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert "answer_hits       1" in printed
+    assert json.loads(output.read_text())["metrics"]["answer_hits"] == 1

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from service.answering import resolve_query
+
+PREVIOUS = [
+    {"role": "user", "content": "What did DHS do in January 2017?"},
+    {"role": "assistant", "content": "It designated election infrastructure as critical infrastructure."},
+]
+
+
+def test_a_question_leaning_on_the_conversation_borrows_the_previous_question() -> None:
+    assert (
+        resolve_query("Which agency did that?", PREVIOUS)
+        == "What did DHS do in January 2017? Which agency did that?"
+    )
+    assert resolve_query("Why?", PREVIOUS) == "What did DHS do in January 2017? Why?"
+
+
+def test_a_question_that_stands_alone_is_left_alone() -> None:
+    question = "Which council has NASS used to work with the federal government?"
+    assert resolve_query(question, PREVIOUS) == question
+    assert resolve_query("Why?", []) == "Why?"
+    assert (
+        resolve_query("  When did NASS write to Facebook?  ", PREVIOUS) == "When did NASS write to Facebook?"
+    )
