@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,14 +12,13 @@ from ingest import Embedder, Index, build_index, load_documents, load_index
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
-SHARED = REPO.parent / "shared"
+# The read-only shared data sits beside the checkout (../shared), in CI as on developer machines.
+SHARED = Path(os.environ.get("CITEWELL_SHARED_DIR", REPO.parent / "shared"))
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's CITEWELL_* settings."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("CITEWELL_"):
             monkeypatch.delenv(name)
