@@ -194,7 +194,7 @@ class Answerer:
                 break
             passage = self.index.passages[sentence.row]
             doc_id = passage.document
-            if any(d == doc_id and s < sentence.span[1] and sentence.span[0] < e for d, s, e in taken):
+            if _overlaps_quoted(taken, doc_id, sentence.span):
                 continue
             paragraph = self._paragraph_sentences(sentence.row)
             core = [sentence.span]
@@ -205,9 +205,7 @@ class Answerer:
                 close = (
                     score_of.get((doc_id, neighbour), -1.0) >= sentence.score - self.settings.highlight_margin
                 )
-                if close and not any(
-                    d == doc_id and s < neighbour[1] and neighbour[0] < e for d, s, e in taken
-                ):
+                if close and not _overlaps_quoted(taken, doc_id, neighbour):
                     core = sorted([sentence.span, neighbour])
                     break
             quote = self._widen(paragraph, core, taken, doc_id)
@@ -233,7 +231,7 @@ class Answerer:
         limit = self.settings.max_passage_chars
 
         def free(span: Span) -> bool:
-            return not any(d == doc_id and s < span[1] and span[0] < e for d, s, e in taken)
+            return not _overlaps_quoted(taken, doc_id, span)
 
         for _ in range(self.settings.context_sentences):
             if (
@@ -263,6 +261,11 @@ class Answerer:
             if other.document == passage.document and block.start <= other.start and other.end <= block.end:
                 spans.update(other.sentences)
         return sorted(spans)
+
+
+def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: Span) -> bool:
+    """Whether ``span`` of ``doc_id`` shares a character with a passage already quoted."""
+    return any(d == doc_id and s < span[1] and span[0] < e for d, s, e in taken)
 
 
 def resolve_query(question: str, history: Sequence[Mapping[str, str]]) -> str:

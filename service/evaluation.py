@@ -140,7 +140,7 @@ def evaluate_beir(
     index = cached_index(
         f"beir-{folder.name}",
         corpus,
-        lambda index_dir: _ingest_quietly([corpus], index_dir, embedder, chunking),
+        lambda index_dir: _ingest_every_document([corpus], index_dir, embedder, chunking),
         cache_dir,
         embedder,
         chunking,
@@ -178,7 +178,7 @@ def evaluate_beir(
     }
 
 
-def _ingest_quietly(
+def _ingest_every_document(
     paths: Sequence[Path], index_dir: Path, embedder: Embedder, chunking: ChunkingConfig
 ) -> None:
     report = ingest_paths(paths, index_dir, embedder=embedder, chunking=chunking, progress=True)
