@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INDEX ?= .citewell/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
 QUESTION ?= When was election infrastructure designated critical infrastructure?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint index clean
+.PHONY: install run ask test lint index clean
 
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -22,7 +24,11 @@ install: $(BIN)/.installed
 index: install
 	$(BIN)/citewell ingest corpus --index $(INDEX)
 
+# Builds (or updates) the index of corpus/, then serves the API and the chat page until Ctrl+C.
 run: index
+	$(BIN)/citewell serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+ask: index
 	$(BIN)/citewell ask "$(QUESTION)" --index $(INDEX)
 
 lint: install

@@ -9,8 +9,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from flask import Config
+
 from ingest import DEFAULT_MODEL, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
 from service.answering import Answer, Answerer, AnswerSettings
+from service.config import ConfigError, load_config
 from service.retrieval import RetrievalWeights, Retriever
 
 logger = logging.getLogger("citewell")
@@ -30,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args))
-    except IngestError as exc:
+    except (IngestError, ConfigError) as exc:
         print(f"citewell: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -79,6 +82,33 @@ def _parser() -> argparse.ArgumentParser:
     with_index(ask)
     ask.set_defaults(run=_ask)
 
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API and the chat widget",
+        description="Runs the web service under gunicorn. Settings come from service.config: defaults, the TOML "
+        "file named by $CITEWELL_CONFIG, CITEWELL_* variables, then these options.",
+    )
+    serve.add_argument(
+        "--index", type=Path, help="index directory (default: $CITEWELL_INDEX or .citewell/index)"
+    )
+    serve.add_argument("--host", default=env.get("CITEWELL_HOST", "127.0.0.1"), help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=int, default=int(env.get("CITEWELL_PORT", "8000")), help="default: %(default)s"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(env.get("CITEWELL_WORKERS", "1")),
+        help="processes (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=int(env.get("CITEWELL_THREADS", "4")),
+        help="per process (default: %(default)s)",
+    )
+    serve.set_defaults(run=_serve)
+
     evaluate = commands.add_parser(
         "eval",
         help="measure retrieval and answers",
@@ -123,6 +153,17 @@ def _ask(args: argparse.Namespace) -> int:
     retriever = Retriever(load_index(args.index, model=args.model), Embedder(args.model))
     answerer = Answerer(retriever, AnswerSettings(min_score=args.min_score))
     print(format_answer(answerer.ask(args.question, top_k=args.top_k)))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.server import CitewellServer
+
+    overrides = {"INDEX": str(args.index)} if args.index else {}
+    load_config(Config("."), overrides)  # a broken settings file stops here, in one line, not in every worker
+    CitewellServer(
+        overrides, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+    ).run()
     return 0
 
 

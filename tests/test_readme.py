@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from .conftest import REPO
+from .service.conftest import free_port
 
 
 def quick_start_commands() -> list[str]:
@@ -42,14 +47,54 @@ def fresh_checkout(target: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_make_run_on_a_fresh_checkout_builds_the_index_and_answers(tmp_path: Path) -> None:
+def test_make_run_on_a_fresh_checkout_builds_the_index_and_serves_answers(tmp_path: Path) -> None:
     checkout = fresh_checkout(tmp_path / "citewell")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CITEWELL_", "PYTHON"))}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
-    result = subprocess.run(
-        ["make", "run"], cwd=checkout, env=env, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "indexed 1 documents" in result.stdout
-    assert "January 6, 2017" in result.stdout
-    assert (checkout / ".citewell" / "index" / "CURRENT").exists()
+    log_path = tmp_path / "make-run.log"
+    with log_path.open("w") as log:
+        make = subprocess.Popen(
+            ["make", "run", f"PORT={free_port()}"],
+            cwd=checkout,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # so the whole tree (make, gunicorn, its workers) can be stopped at once
+        )
+    try:
+        address = wait_for_address(make, log_path, timeout=900)
+        output = log_path.read_text()
+        assert "indexed 1 documents" in output
+        assert (checkout / ".citewell" / "index" / "CURRENT").exists()
+        answer = ask_when_ready(
+            address, "When was election infrastructure designated critical infrastructure?"
+        )
+        assert answer["answered"] is True
+        assert "January 6, 2017" in answer["answer"]
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(60)
+
+
+def wait_for_address(process: subprocess.Popen[str], log_path: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"serving at (http://\S+/)", log_path.read_text())
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            raise AssertionError(f"make run stopped ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    raise AssertionError(f"make run printed no address:\n{log_path.read_text()[-3000:]}")
+
+
+def ask_when_ready(address: str, question: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while requests.get(address + "api/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "never ready"
+        time.sleep(0.5)
+    response = requests.post(address + "api/ask", json={"question": question}, timeout=30)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

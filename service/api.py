@@ -1,0 +1,136 @@
+"""The HTTP API (``/api/*``): a thin shell over the live ``Answerer``; request and response models in ``schemas``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify, render_template, request
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
+from werkzeug.exceptions import BadRequest
+
+from service.access import may_ask
+from service.errors import error_response
+from service.live import LiveAnswerer, NotReady
+from service.schemas import (
+    AskRequest,
+    AskResponse,
+    DocumentPath,
+    DocumentResponse,
+    ErrorResponse,
+    HealthResponse,
+    ReadyResponse,
+)
+
+# A client is told to retry this many seconds after a 503 while the index loads.
+RETRY_WHILE_LOADING = "5"
+
+_ERRORS: dict[Any, Any] = {
+    400: ErrorResponse,
+    413: ErrorResponse,
+    415: ErrorResponse,
+    429: ErrorResponse,
+    500: ErrorResponse,
+    503: ErrorResponse,
+}
+
+api = APIBlueprint(
+    "api",
+    __name__,
+    url_prefix="/api",
+    abp_tags=[Tag(name="citewell", description="Answers quoted verbatim from the indexed documents.")],
+)
+
+
+def live_answerer() -> LiveAnswerer:
+    live: LiveAnswerer = current_app.extensions["citewell"]
+    return live
+
+
+@api.post(
+    "/ask",
+    summary="Answer a question with verbatim quotes",
+    description="Returns the passages that answer the question, best first, quoted verbatim with the answering "
+    "sentence(s) highlighted; `answered` is false (with a `message`) when the documents do not answer it. "
+    "When the service has API keys, send one as `Authorization: Bearer KEY` or `X-API-Key: KEY`.",
+    operation_id="ask",
+    responses={200: AskResponse, 401: ErrorResponse, **_ERRORS},
+    security=[{}, {"bearer": []}, {"apiKey": []}],
+)
+def ask(body: AskRequest) -> Response:
+    try:
+        answerer = live_answerer().get()
+    except NotReady as exc:
+        return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
+    history = [turn.model_dump() for turn in body.history]
+    answer = answerer.ask(body.question.strip(), history=history, top_k=body.top_k)
+    return jsonify(answer.as_dict())
+
+
+@api.before_request
+def check_ask_request() -> Response | None:
+    """Key, media type and JSON syntax, checked before the body is validated against ``AskRequest``."""
+    if request.endpoint != "api.ask" or request.method != "POST":
+        return None  # CORS preflights (OPTIONS) are answered by flask-cors
+    if not may_ask():
+        return error_response(
+            401, "an API key is required: send Authorization: Bearer KEY", {"WWW-Authenticate": "Bearer"}
+        )
+    if not request.is_json:
+        return error_response(415, "send the question as JSON (Content-Type: application/json)")
+    try:
+        body = request.get_json()
+    except BadRequest:
+        return error_response(400, "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        return error_response(400, "the request body must be a JSON object")
+    return None
+
+
+@api.get(
+    "/documents/<path:document>",
+    summary="The whole text of a document",
+    description="The normalised text that every passage's `source.start`/`source.end` refer to.",
+    operation_id="getDocument",
+    responses={200: DocumentResponse, 400: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse},
+)
+def document(path: DocumentPath) -> Response:
+    try:
+        index = live_answerer().get().index
+    except NotReady as exc:
+        return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
+    # a dictionary lookup by id: a document name never becomes a file path
+    found = index.documents.get(path.document)
+    if found is None:
+        return error_response(404, f"no document {path.document!r} in the index")
+    return jsonify({"document": found.id, "title": found.title, "url": found.url, "text": found.text})
+
+
+@api.get(
+    "/health", summary="Liveness: the process is up", operation_id="health", responses={200: HealthResponse}
+)
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@api.get(
+    "/ready",
+    summary="Readiness: the index and model are loaded",
+    operation_id="ready",
+    responses={200: ReadyResponse, 503: ErrorResponse},
+)
+def ready() -> Response:
+    status = live_answerer().status()
+    if not status.pop("ready"):
+        return error_response(503, str(status["reason"]), {"Retry-After": RETRY_WHILE_LOADING})
+    return jsonify({"status": "ready", **status})
+
+
+@api.get("/openapi.json", summary="This API's OpenAPI 3.1 document", doc_ui=False)
+def openapi_document() -> Response:
+    return jsonify(current_app.api_doc)  # type: ignore[attr-defined]
+
+
+@api.get("", summary="This API, described for people", doc_ui=False)
+def api_page() -> str:
+    return render_template("api.html", spec=current_app.api_doc)  # type: ignore[attr-defined]

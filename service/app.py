@@ -1,0 +1,94 @@
+"""The application factory: configuration, the live answerer, CORS, rate limits, errors and the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_openapi3.models.info import Info
+from flask_openapi3.openapi import OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ingest import Embedder
+from service.access import rate_limit_client
+from service.answering import AnswerSettings
+from service.api import api
+from service.config import load_config
+from service.errors import register_error_handlers, validation_error_response
+from service.live import LiveAnswerer
+from service.schemas import ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | None = None) -> OpenAPI:
+    """Build the citewell web application; the index loads in the background (``/api/ready`` says when).
+
+    ``config`` overrides the settings of ``service.config`` (defaults, file, environment); ``embedder`` lets
+    a caller that already holds the model share it.
+
+    Example:
+        >>> app = create_app({"INDEX": ".citewell/index"})
+        >>> app.test_client().get("/api/health").json
+        {'status': 'ok'}
+    """
+    app = OpenAPI(
+        __name__,
+        info=Info(
+            title="citewell",
+            version="1",
+            description="Answers questions with verbatim, cited quotes from its documents.",
+        ),
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        },
+        doc_ui=False,
+        validation_error_status=400,
+        validation_error_model=ErrorResponse,
+        validation_error_callback=validation_error_response,
+    )
+    load_config(app.config, config)
+    app.json.sort_keys = False  # type: ignore[attr-defined] # keep the contract's field order
+    if app.config["PROXY_HOPS"]:
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    settings = AnswerSettings()
+    if app.config["MIN_SCORE"] is not None:
+        settings = AnswerSettings(min_score=float(app.config["MIN_SCORE"]))
+    live = LiveAnswerer(
+        Path(app.config["INDEX"]),
+        app.config["MODEL"],
+        settings,
+        reload_interval=float(app.config["RELOAD_INTERVAL"]),
+        embedder=embedder,
+    )
+    app.extensions["citewell"] = live
+
+    CORS(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        supports_credentials=False,
+        methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization", "X-API-Key"],
+        expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+        max_age=600,
+    )
+    limiter = Limiter(
+        rate_limit_client,
+        app=app,
+        storage_uri=app.config["RATE_LIMIT_STORAGE_URI"],
+        headers_enabled=True,
+        default_limits=[],
+    )
+    if app.config["RATE_LIMIT"]:
+        limiter.limit(app.config["RATE_LIMIT"], methods=["POST"])(api)
+    register_error_handlers(app)
+    app.register_api(api)
+    live.start()
+    return app

@@ -1,0 +1,78 @@
+"""The service's settings: defaults → a TOML file → ``CITEWELL_*`` environment → overrides, read once.
+
+Every setting, with its default, is listed in ``DEFAULTS`` and in the README's Configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+from ingest import DEFAULT_MODEL
+
+DEFAULTS: dict[str, Any] = {
+    # where the index lives (built by `citewell ingest`) and the model that reads questions
+    "INDEX": ".citewell/index",
+    "MODEL": DEFAULT_MODEL,
+    # refuse below this answer score; None keeps the calibrated default of the answering engine
+    "MIN_SCORE": None,
+    # largest request body, in bytes (Flask's own setting; a bigger body gets 413)
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    # CORS for /api/*: "*" or a list of origins such as ["https://elections.example.gov"]
+    "CORS_ORIGINS": "*",
+    # when not empty, POST /api/ask needs one of these keys (Authorization: Bearer KEY or X-API-Key: KEY) ...
+    "API_KEYS": [],
+    # ... except from these web origins (the sites that embed the widget) and from the service's own pages
+    "KEYLESS_ORIGINS": [],
+    # per-client limit on POST /api/ask (Flask-Limiter syntax; "" turns it off) and where counts are kept
+    "RATE_LIMIT": "60/minute;1000/hour",
+    "RATE_LIMIT_STORAGE_URI": "memory://",
+    # how many reverse proxies in front of the service set X-Forwarded-For (clients are told apart by address)
+    "PROXY_HOPS": 0,
+    # how often (seconds) to look for a newly built index; 0 turns automatic reloading off
+    "RELOAD_INTERVAL": 2.0,
+}
+
+CONFIG_FILE_VARIABLE = "CITEWELL_CONFIG"
+
+
+class ConfigError(Exception):
+    """A settings file that cannot be read or parsed."""
+
+
+def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill ``config`` in layers; later layers win. Environment values are parsed as JSON when they parse."""
+    config.from_mapping(DEFAULTS)
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if config_file:
+        try:
+            with Path(config_file).open("rb") as handle:
+                config.from_mapping({key.upper(): value for key, value in tomllib.load(handle).items()})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read the settings file {config_file} (${CONFIG_FILE_VARIABLE}): {exc}"
+            ) from exc
+    config.from_prefixed_env("CITEWELL")
+    if overrides:
+        config.from_mapping(overrides)
+    config["CORS_ORIGINS"] = _origins(config["CORS_ORIGINS"])
+    config["KEYLESS_ORIGINS"] = _origins(config["KEYLESS_ORIGINS"])
+    config["API_KEYS"] = _strings(config["API_KEYS"])
+
+
+def _origins(value: Any) -> str | list[str]:
+    if value == "*" or value == ["*"]:
+        return "*"
+    return [origin.rstrip("/") for origin in _strings(value)]
+
+
+def _strings(value: Any) -> list[str]:
+    """A list from a list or a comma-separated string (the handy form for environment variables)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part) for part in value]

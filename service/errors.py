@@ -1,0 +1,85 @@
+"""Every error the service returns, as the contract's JSON: ``{"error": {"code": ..., "message": ...}}``.
+
+``error_response`` is the one place such a body is made; ``register_error_handlers`` routes every failure
+(HTTP errors raised by Flask, its extensions or our views, validation errors, and anything unexpected) to it,
+so no HTML error page or stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask, Response, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+MESSAGES = {
+    404: "there is nothing at this address",
+    405: "this address does not accept that method",
+    413: "the request body is too large",
+    429: "too many requests; slow down and retry later",
+    500: "something went wrong on our side; the error is logged",
+}
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    response = jsonify({"error": {"code": CODES.get(status, "error"), "message": message}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def validation_error_response(error: ValidationError) -> Response:
+    """A request that does not match the schema: name the first offending field in plain words."""
+    first = error.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "missing":
+        message = f"{field} is required"
+    elif first["type"] == "string_pattern_mismatch" and field == "question":
+        message = "question must not be empty"
+    else:
+        message = f"{field}: {first['msg'][:1].lower()}{first['msg'][1:]}"
+    return error_response(400, message)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if isinstance(error.response, Response) and error.response.mimetype == "application/json":
+            return error.response  # already ours (a validation error)
+        headers = {
+            name: value
+            for name, value in (error.get_headers() if status in (405, 429) else [])
+            if name.lower() in ("allow", "retry-after")
+        }
+        if status == 429:
+            headers.setdefault("Retry-After", "60")
+        message = MESSAGES.get(status) if status in (404, 405, 413, 429) else None
+        return error_response(status, message or _plain(error), headers)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, MESSAGES[500])
+
+
+def _plain(error: HTTPException) -> str:
+    description = error.description or error.name
+    return description if len(description) < 300 else error.name

@@ -1,0 +1,141 @@
+"""The answerer a running service uses: loaded in the background, swapped for a new one when the index changes.
+
+A request takes the current ``Answerer`` once and keeps it to the end, so a reload never disturbs a request in
+flight; a new index is loaded beside the old one and replaces it with a single reference swap. A new index that
+fails to load is logged and the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest import Embedder, IngestError, load_index
+from ingest.index import current_version
+from service.answering import Answerer, AnswerSettings
+from service.retrieval import Retriever
+
+logger = logging.getLogger(__name__)
+
+
+class NotReady(Exception):
+    """No index is loaded (yet): the service answers 503."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    answerer: Answerer
+    version_dir: Path
+
+
+class LiveAnswerer:
+    """Holds the served ``Answerer``; ``start()`` loads it in a thread and then watches the index directory.
+
+    Example:
+        >>> live = LiveAnswerer(Path(".citewell/index"), "sentence-transformers/all-MiniLM-L6-v2")
+        >>> live.start(); live.wait_ready(60)
+        True
+        >>> live.get().ask("What did DHS do in January 2017?").answered
+        True
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        model: str,
+        settings: AnswerSettings | None = None,
+        *,
+        reload_interval: float = 2.0,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.index_dir = index_dir
+        self.model = model
+        self.settings = settings or AnswerSettings()
+        self.reload_interval = reload_interval
+        self._embedder = embedder
+        self._loaded: Loaded | None = None
+        self._problem: str = "the index is loading"
+        self._failed_version: Path | None = None
+        self._ready = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="citewell-index", daemon=True)
+            self._thread.start()
+
+    def get(self) -> Answerer:
+        loaded = self._loaded
+        if loaded is None:
+            raise NotReady(self._problem)
+        return loaded.answerer
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def reload_now(self) -> None:
+        """Look at the index directory now instead of at the next interval (e.g. on SIGHUP)."""
+        self._wake.set()
+
+    def status(self) -> dict[str, object]:
+        loaded = self._loaded
+        if loaded is None:
+            return {"ready": False, "reason": self._problem}
+        index = loaded.answerer.index
+        return {"ready": True, **index.counts(), "version": loaded.version_dir.name, "model": index.model}
+
+    def _run(self) -> None:
+        try:
+            if self._embedder is None:
+                self._embedder = Embedder(self.model)
+        except IngestError as exc:
+            self._problem = f"the model cannot be loaded: {exc}"
+            logger.error("%s", self._problem)
+            return
+        while True:
+            self._refresh(self._embedder)
+            if self.reload_interval <= 0 and self._loaded is not None:
+                return
+            self._wake.wait(self.reload_interval if self.reload_interval > 0 else 5.0)
+            self._wake.clear()
+
+    def _refresh(self, embedder: Embedder) -> None:
+        try:
+            version_dir = current_version(self.index_dir)
+        except IngestError as exc:
+            self._note_problem(None, str(exc))
+            return
+        loaded = self._loaded
+        if version_dir is None:
+            self._note_problem(None, f"no index at {self.index_dir}; build one with `citewell ingest`")
+            return
+        if (loaded is not None and loaded.version_dir == version_dir) or version_dir == self._failed_version:
+            return
+        try:
+            index = load_index(self.index_dir, model=self.model)
+        except IngestError as exc:
+            self._note_problem(version_dir, str(exc))
+            return
+        answerer = Answerer(Retriever(index, embedder), self.settings)
+        answerer.ask("What does this collection cover?")  # warm up, so the first visitor does not wait for it
+        self._loaded = Loaded(answerer, index.version_dir)
+        self._failed_version = None
+        self._ready.set()
+        counts = index.counts()
+        logger.info(
+            "serving index %s (%d documents, %d passages)",
+            index.version_dir,
+            counts["documents"],
+            counts["passages"],
+        )
+
+    def _note_problem(self, version_dir: Path | None, problem: str) -> None:
+        """Log a problem once; keep serving what is loaded."""
+        if problem != self._problem or version_dir != self._failed_version:
+            serving = f"; still serving {self._loaded.version_dir}" if self._loaded else ""
+            logger.error("%s%s", problem, serving)
+        self._problem = problem
+        self._failed_version = version_dir

@@ -1,0 +1,122 @@
+"""The HTTP contract (``shared/API.md``) as pydantic models: they validate requests and generate the OpenAPI document.
+
+Responses are built from the answering dataclasses (``Answer.as_dict``); these models describe them, and the
+schemathesis tests check every real response against the generated document, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUESTION_CHARS = 1000
+MAX_HISTORY_TURNS = 20
+MAX_TOP_K = 50
+
+
+class Turn(BaseModel):
+    """One earlier turn of the conversation."""
+
+    model_config = ConfigDict(strict=True)
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=10_000)
+
+
+class AskRequest(BaseModel):
+    """A question, the conversation so far (oldest first) and how many passages to return."""
+
+    model_config = ConfigDict(
+        strict=True,
+        json_schema_extra={
+            "examples": [{"question": "When was election infrastructure designated critical infrastructure?"}]
+        },
+    )
+
+    question: str = Field(
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        pattern=r"\S",  # not blank: something must be left after trimming
+        description="The question, in plain language.",
+    )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of this conversation, oldest first, to understand follow-up questions.",
+    )
+    top_k: int = Field(
+        default=3, ge=1, le=MAX_TOP_K, strict=False, description="How many passages to return."
+    )
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        # JSON Schema counts 3.0 as an integer, so it is accepted; "3" and true are not numbers
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a whole number")
+        return value
+
+
+class HighlightModel(BaseModel):
+    start: int = Field(ge=0, description="Offset inside the passage text where the answering span starts.")
+    end: int = Field(ge=0)
+
+
+class SourceModel(BaseModel):
+    document: str
+    title: str
+    section: str | None
+    url: str | None = Field(description="The original address, or null.")
+    start: int = Field(ge=0, description="Offset of the passage in the document text.")
+    end: int = Field(ge=0)
+
+
+class PassageModel(BaseModel):
+    text: str = Field(description="Verbatim: the document's text[source.start:source.end].")
+    score: float
+    highlights: list[HighlightModel]
+    source: SourceModel
+
+
+class AskResponse(BaseModel):
+    answered: bool
+    answer: str = Field(description="The highlighted span of passages[0], or '' when not answered.")
+    passages: list[PassageModel]
+    message: str | None = Field(default=None, description="Why there is no answer, in plain words.")
+
+
+class DocumentPath(BaseModel):
+    # an id is the document's relative path without suffix; 300 characters leave URL-encoded ids well under
+    # the server's request-line limit
+    document: str = Field(min_length=1, max_length=300)
+
+
+class DocumentResponse(BaseModel):
+    document: str
+    title: str
+    url: str | None
+    text: str = Field(description="The whole normalised text that passage offsets refer to.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready"]
+    documents: int
+    passages: int
+    version: str
+    model: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(
+        description="A stable machine-readable code, e.g. bad_request, not_found, rate_limited."
+    )
+    message: str = Field(description="What went wrong, in plain words.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,72 @@
+"""``citewell serve``: the application under gunicorn, a production WSGI server.
+
+Each worker process builds the app and loads the model and index once. SIGTERM drains requests in flight and
+stops; SIGHUP replaces the workers gracefully (new ones load the current index); a newly built index is also
+picked up without any signal (see ``service.live``). gunicorn writes one access-log line per request with its
+latency in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+
+from service.app import create_app
+
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(B)sB %(M)sms'
+
+
+class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyped
+    """gunicorn running ``create_app(config)``; ``run()`` blocks until the server stops.
+
+    Example:
+        >>> CitewellServer({"INDEX": ".citewell/index"}, host="127.0.0.1", port=8000).run()
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        host: str,
+        port: int,
+        workers: int = 1,
+        threads: int = 4,
+        timeout: int = 60,
+    ) -> None:
+        self.app_config = dict(config)
+        self.options: dict[str, Any] = {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "timeout": timeout,
+            "graceful_timeout": 30,
+            "limit_request_line": 8190,  # gunicorn's maximum; longer request lines get its own (HTML) 414
+            "accesslog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "errorlog": "-",
+            "when_ready": _announce,
+            "proc_name": "citewell",
+            "control_socket_disable": True,  # one fixed socket path would clash between instances
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        logging.basicConfig(level=logging.INFO, format="[%(process)d] %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        return create_app(self.app_config)
+
+
+def _announce(arbiter: Arbiter) -> None:
+    for listener in arbiter.LISTENERS:
+        host, port = listener.sock.getsockname()[:2]
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
+        print(f"citewell is serving at http://{shown}:{port}/ (Ctrl+C stops it)", flush=True)
