@@ -191,7 +191,12 @@ def _read_markdown(data: bytes, path: Path, doc_id: str) -> list[Document]:
         raw_blocks=blocks,
         url=str(url) if url else None,
         source=str(path),
-        metadata={str(k): str(v) for k, v in meta.items() if v is not None},
+        # a list (e.g. `examples:`, the demo page's example questions) is kept one item per line
+        metadata={
+            str(k): "\n".join(map(str, v)) if isinstance(v, list) else str(v)
+            for k, v in meta.items()
+            if v is not None
+        },
     )
     return [_require_text(document, str(path))]
 

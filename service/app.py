@@ -19,7 +19,9 @@ from service.answering import AnswerSettings
 from service.api import api
 from service.config import load_config
 from service.errors import register_error_handlers, validation_error_response
+from service.headers import security_headers
 from service.live import LiveAnswerer
+from service.pages import pages
 from service.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -90,5 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
         limiter.limit(app.config["RATE_LIMIT"], methods=["POST"])(api)
     register_error_handlers(app)
     app.register_api(api)
+    app.register_blueprint(pages)
+    app.after_request(security_headers)
     live.start()
     return app

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_STORAGE_URI": "memory://",
     # how many reverse proxies in front of the service set X-Forwarded-For (clients are told apart by address)
     "PROXY_HOPS": 0,
+    # which sites may show citewell's pages in a frame (CSP frame-ancestors), e.g. "'self' https://a.example"
+    "FRAME_ANCESTORS": "'self'",
     # how often (seconds) to look for a newly built index; 0 turns automatic reloading off
     "RELOAD_INTERVAL": 2.0,
 }

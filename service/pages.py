@@ -1,0 +1,43 @@
+"""The pages people see: the demo page (``/``), the full-page chat (``/chat``) and the widget script itself."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template, send_from_directory
+
+from service.live import LiveAnswerer, NotReady
+
+pages = Blueprint("pages", __name__)
+
+EXAMPLES_SHOWN = 4
+
+
+@pages.get("/")
+def demo() -> str:
+    """What the documents cover, example questions to click, and the widget."""
+    live: LiveAnswerer = current_app.extensions["citewell"]
+    try:
+        documents = list(live.get().index.documents.values())
+    except NotReady:
+        documents = []
+    examples = [
+        example for doc in documents for example in doc.metadata.get("examples", "").splitlines() if example
+    ]
+    return render_template(
+        "demo.html",
+        documents=documents,
+        examples=examples[:EXAMPLES_SHOWN],
+        descriptions=[doc.metadata["description"] for doc in documents if doc.metadata.get("description")],
+    )
+
+
+@pages.get("/chat")
+def chat() -> str:
+    """The chat alone, filling the page: for direct links."""
+    return render_template("chat.html")
+
+
+@pages.get("/widget.js")
+def widget() -> Response:
+    response = send_from_directory(current_app.static_folder or "static", "widget.js", max_age=300)
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # other sites embed it
+    return response
