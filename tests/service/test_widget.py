@@ -151,7 +151,9 @@ def test_network_failure_429_and_5xx_are_polite_with_retry_and_keep_the_input(
     def fail_once(route: Route) -> None:
         next(failures)(route)
 
-    for answers, expected in enumerate(("connection failed", "Too many questions", "went wrong on our side"), 1):
+    for answers, expected in enumerate(
+        ("connection failed", "Too many questions", "went wrong on our side"), 1
+    ):
         page.route("**/api/ask", fail_once)
         ask(page, QUESTION)
         error = page.get_by_role("alert").last
