@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -172,7 +173,12 @@ def test_openapi_document_and_api_page(server: ServerProcess) -> None:
 
 def test_access_log_has_one_line_per_request_with_latency(server: ServerProcess) -> None:
     requests.get(server.url + "/api/health?probe=access-log", timeout=5)
-    lines = [line for line in server.log().splitlines() if "probe=access-log" in line]
+    lines: list[str] = []
+    for _ in range(50):  # the line is written just after the response goes out
+        lines = [line for line in server.log().splitlines() if "probe=access-log" in line]
+        if lines:
+            break
+        time.sleep(0.1)
     assert len(lines) == 1
     assert re.search(r'"GET /api/health\?probe=access-log HTTP/1.1" 200 \d+B \d+ms$', lines[0])
 
