@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, jsonify, render_template, request
@@ -11,6 +14,7 @@ from werkzeug.exceptions import BadRequest
 
 from service.access import may_ask
 from service.errors import error_response
+from service.insight import AskRecord, FeedbackRecord
 from service.live import LiveAnswerer, NotReady
 from service.schemas import (
     AskRequest,
@@ -18,6 +22,8 @@ from service.schemas import (
     DocumentPath,
     DocumentResponse,
     ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     HealthResponse,
     ReadyResponse,
 )
@@ -63,14 +69,56 @@ def ask(body: AskRequest) -> Response:
     except NotReady as exc:
         return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
     history = [turn.model_dump() for turn in body.history]
+    started = time.perf_counter()
     answer = answerer.ask(body.question.strip(), history=history, top_k=body.top_k)
-    return jsonify(answer.as_dict())
+    latency_ms = (time.perf_counter() - started) * 1000
+    answer_id = uuid.uuid4().hex
+    question_log = current_app.extensions["citewell.questions"]
+    if question_log is not None:
+        question_log.record(
+            AskRecord(
+                id=answer_id,
+                asked_at=datetime.now(UTC),
+                question=body.question.strip(),
+                answered=answer.answered,
+                score=answer.passages[0].score if answer.passages else 0.0,
+                latency_ms=latency_ms,
+                answer=answer.answer if answer.answered else (answer.message or ""),
+                passages=[
+                    {
+                        "document": p.source.document,
+                        "start": p.source.start,
+                        "end": p.source.end,
+                        "score": p.score,
+                    }
+                    for p in answer.passages
+                ],
+            )
+        )
+    return jsonify({**answer.as_dict(), "id": answer_id})
+
+
+@api.post(
+    "/feedback",
+    summary="Thumbs up or down on an answer",
+    description="`answer_id` is the `id` of an `/api/ask` response. Recorded for the site owner's `/admin` page.",
+    operation_id="feedback",
+    responses={202: FeedbackResponse, 401: ErrorResponse, **_ERRORS},
+)
+def give_feedback(body: FeedbackRequest) -> Response:
+    question_log = current_app.extensions["citewell.questions"]
+    if question_log is not None:
+        comment = body.comment.strip() if body.comment else None
+        question_log.record(FeedbackRecord(body.answer_id, datetime.now(UTC), body.helpful, comment or None))
+    response = jsonify({"status": "recorded"})
+    response.status_code = 202
+    return response
 
 
 @api.before_request
-def check_ask_request() -> Response | None:
-    """Key, media type and JSON syntax, checked before the body is validated against ``AskRequest``."""
-    if request.endpoint != "api.ask" or request.method != "POST":
+def check_posted_request() -> Response | None:
+    """Key, media type and JSON syntax of a POST, checked before the body is validated against its model."""
+    if request.method != "POST":
         return None  # CORS preflights (OPTIONS) are answered by flask-cors
     if not may_ask():
         return error_response(

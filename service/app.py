@@ -15,11 +15,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ingest import Embedder
 from service.access import rate_limit_client
+from service.admin import admin
 from service.answering import AnswerSettings
 from service.api import api
 from service.config import load_config
 from service.errors import register_error_handlers, validation_error_response
 from service.headers import security_headers
+from service.insight import QuestionLog
 from service.live import LiveAnswerer
 from service.pages import pages
 from service.schemas import ErrorResponse
@@ -71,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
         embedder=embedder,
     )
     app.extensions["citewell"] = live
+    app.extensions["citewell.questions"] = _question_log(app.config)
 
     CORS(
         app,
@@ -93,6 +96,20 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     register_error_handlers(app)
     app.register_api(api)
     app.register_blueprint(pages)
+    app.register_blueprint(admin)
     app.after_request(security_headers)
     live.start()
     return app
+
+
+def _question_log(config: Mapping[str, Any]) -> QuestionLog | None:
+    url = str(config["QUESTION_LOG"])
+    if url == "off":
+        return None
+    if not url:
+        index_dir = Path(config["INDEX"]).resolve()
+        index_dir.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{index_dir.parent / 'questions.db'}"
+    question_log = QuestionLog(url, retention_days=float(config["QUESTION_LOG_RETENTION_DAYS"]))
+    question_log.start()
+    return question_log

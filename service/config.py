@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     # which sites may show citewell's pages in a frame (CSP frame-ancestors), e.g. "'self' https://a.example"
     "FRAME_ANCESTORS": "'self'",
+    # where questions, outcomes and feedback are recorded (a SQLAlchemy URL); "" means questions.db beside the
+    # index directory, "off" records nothing
+    "QUESTION_LOG": "",
+    "QUESTION_LOG_RETENTION_DAYS": 90,
+    # the password of /admin (HTTP Basic, any user name); "" turns the page off
+    "ADMIN_TOKEN": "",
     # how often (seconds) to look for a newly built index; 0 turns automatic reloading off
     "RELOAD_INTERVAL": 2.0,
 }

@@ -80,10 +80,25 @@ class PassageModel(BaseModel):
 
 
 class AskResponse(BaseModel):
+    id: str = Field(description="This answer's id, for POST /api/feedback.")
     answered: bool
     answer: str = Field(description="The highlighted span of passages[0], or '' when not answered.")
     passages: list[PassageModel]
     message: str | None = Field(default=None, description="Why there is no answer, in plain words.")
+
+
+class FeedbackRequest(BaseModel):
+    """A reader's verdict on one answer."""
+
+    model_config = ConfigDict(strict=True)
+
+    answer_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="The `id` of the /api/ask response.")
+    helpful: bool
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class FeedbackResponse(BaseModel):
+    status: Literal["recorded"]
 
 
 class DocumentPath(BaseModel):

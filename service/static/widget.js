@@ -42,6 +42,8 @@
     ".more,.suggestion,.retry{margin:6px 6px 0 0;background:var(--bg);color:var(--fg);border:1px solid var(--accent);",
     "border-radius:14px;padding:4px 10px;font:inherit;font-size:.9em;cursor:pointer}",
     ".error{border:1px solid #b3261e}",
+    ".feedback{margin-top:6px;font-size:.9em}.rate{background:transparent;border:1px solid var(--line);border-radius:6px;",
+    "margin-left:4px;padding:1px 8px;font:inherit;cursor:pointer}",
     ".typing{color:var(--muted);font-style:italic}",
     ".typing span{display:inline-block;animation:blink 1.2s infinite}.typing span:nth-child(2){animation-delay:.2s}.typing span:nth-child(3){animation-delay:.4s}",
     "@keyframes blink{0%,100%{opacity:.2}50%{opacity:1}}",
@@ -168,9 +170,34 @@
     return bubble;
   }
 
+  function feedbackRow(entry) {
+    var row = el("div", { class: "feedback" });
+    function thanks() { row.textContent = "Thanks for the feedback."; }
+    if (entry.rated) { thanks(); return row; }
+    row.appendChild(el("span", { class: "source", text: "Was this helpful? " }));
+    [["👍", "Helpful", true], ["👎", "Not helpful", false]].forEach(function (choice) {
+      var button = el("button", { type: "button", class: "rate", "aria-label": choice[1], title: choice[1], text: choice[0] });
+      button.addEventListener("click", function () {
+        entry.rated = true; save(); thanks();
+        fetch(api + "/api/feedback", { method: "POST", headers: headers(), body: JSON.stringify({ answer_id: entry.body.id, helpful: choice[2] }) })
+          .catch(function () { /* feedback is best effort */ });
+      });
+      row.appendChild(button);
+    });
+    return row;
+  }
+
   function render(entry) {
     if (entry.role === "user") return el("div", { class: "msg user", text: entry.content });
-    return answerView(entry.body);
+    var bubble = answerView(entry.body);
+    if (entry.body.id) bubble.appendChild(feedbackRow(entry));
+    return bubble;
+  }
+
+  function headers() {
+    var result = { "Content-Type": "application/json" };
+    if (data.key) result.Authorization = "Bearer " + data.key;
+    return result;
   }
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
@@ -201,9 +228,7 @@
     var typing = el("div", { class: "msg bot typing", "aria-label": "citewell is looking for an answer" },
       [document.createTextNode("Looking in the documents "), el("span", { text: "." }), el("span", { text: "." }), el("span", { text: "." })]);
     log.appendChild(typing); scrollDown();
-    var headers = { "Content-Type": "application/json" };
-    if (data.key) headers.Authorization = "Bearer " + data.key;
-    fetch(api + "/api/ask", { method: "POST", headers: headers, body: JSON.stringify({ question: question, history: priorHistory, top_k: 3 }) })
+    fetch(api + "/api/ask", { method: "POST", headers: headers(), body: JSON.stringify({ question: question, history: priorHistory, top_k: 3 }) })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) { return { status: response.status, body: body }; });
       }, function () { return { status: 0, body: {} }; })

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 CITEWELL = Path(sys.executable).parent / "citewell"
+ADMIN_TOKEN = "test-admin-token"
 
 
 def free_port() -> int:
@@ -31,6 +32,7 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.index_dir = index_dir
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "CITEWELL_RELOAD_INTERVAL": "0.5"}
         env.update({f"CITEWELL_{name}": value for name, value in (settings or {}).items()})
         self._log = log_path.open("wb")
@@ -84,7 +86,9 @@ class ServerProcess:
 def server(corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The open service over the shipped corpus, limits high enough that tests never meet them."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    process = ServerProcess(corpus_index_dir, log, {"RATE_LIMIT": "100000/minute"})
+    process = ServerProcess(
+        corpus_index_dir, log, {"RATE_LIMIT": "100000/minute", "ADMIN_TOKEN": ADMIN_TOKEN}
+    )
     try:
         process.wait_until("/api/ready")
         yield process

@@ -162,7 +162,13 @@ def test_cors_preflight_from_another_origin(server: ServerProcess) -> None:
 def test_openapi_document_and_api_page(server: ServerProcess) -> None:
     spec = requests.get(server.url + "/api/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.1")
-    assert set(spec["paths"]) == {"/api/ask", "/api/documents/{document}", "/api/health", "/api/ready"}
+    assert set(spec["paths"]) == {
+        "/api/ask",
+        "/api/feedback",
+        "/api/documents/{document}",
+        "/api/health",
+        "/api/ready",
+    }
     ask_request = spec["components"]["schemas"]["AskRequest"]
     assert ask_request["required"] == ["question"]
     assert ask_request["properties"]["top_k"]["maximum"] == 50

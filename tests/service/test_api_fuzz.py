@@ -29,6 +29,7 @@ def test_every_response_conforms_to_the_openapi_document(server: ServerProcess, 
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{op.method.upper()} {op.path}" for op in operations} == {
         "POST /api/ask",
+        "POST /api/feedback",
         "GET /api/documents/{document}",
         "GET /api/health",
         "GET /api/ready",

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from ingest import Embedder, build_index, load_documents
 
 from ..conftest import CORPUS, REPO
-from .conftest import ServerProcess
+from .conftest import ADMIN_TOKEN, ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
@@ -285,3 +285,37 @@ def test_document_markup_is_shown_as_text_never_run(hostile_server: ServerProces
         "<img src=y onerror=alert(2)> and <script>alert(3)</script>?"
     )
     expect(page.locator("img")).to_have_count(0)
+
+
+def test_thumbs_down_in_the_widget_shows_on_the_admin_page(
+    server: ServerProcess, page: Page, browser: Browser
+) -> None:
+    question = "Which office in Atlantis certifies mermaid ballots?"
+    page.goto(server.url + "/chat")
+    ask(page, question)
+    answer = last_answer(page)
+    expect(answer.locator(".refusal")).to_be_visible()
+    answer.get_by_role("button", name="Not helpful").click()
+    expect(answer.locator(".feedback")).to_have_text("Thanks for the feedback.")
+
+    context = browser.new_context(http_credentials={"username": "owner", "password": ADMIN_TOKEN})
+    admin = context.new_page()
+    try:
+        for _ in range(50):  # the question log is written in the background
+            admin.goto(server.url + "/admin")
+            if admin.get_by_role("cell", name=question).count():
+                break
+            admin.wait_for_timeout(200)
+        expect(
+            admin.get_by_role("heading", name="Not answered: what to add to the documents")
+        ).to_be_visible()
+        expect(admin.get_by_role("cell", name=question.lower().rstrip("?")).first).to_be_visible()
+        expect(admin.get_by_role("cell", name=question)).to_be_visible()  # in the thumbs-down table
+        expect(admin.locator("svg.chart rect").first).to_be_attached()
+        shot(admin, "admin")
+        serious = [
+            v for v in Axe().run(admin).response["violations"] if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], json.dumps(serious, indent=1)[:3000]
+    finally:
+        context.close()

@@ -1,0 +1,119 @@
+"""The question log: records off the request path, what /admin is built from, retention, and no client identity."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from service.insight import AskRecord, FeedbackRecord, QuestionLog, normalize_question
+
+from .conftest import ADMIN_TOKEN, ServerProcess
+
+
+def asked(
+    answer_id: str, question: str, answered: bool, latency: float, when: datetime | None = None
+) -> AskRecord:
+    return AskRecord(answer_id, when or datetime.now(UTC), question, answered, 0.5, latency, "an answer", [])
+
+
+@pytest.fixture
+def question_log(tmp_path: Path) -> QuestionLog:
+    log = QuestionLog(f"sqlite:///{tmp_path / 'questions.db'}", retention_days=90)
+    log.start()
+    return log
+
+
+def test_insight_counts_groups_and_percentiles(question_log: QuestionLog) -> None:
+    question_log.record(asked("a" * 32, "Who oversees elections?", True, 100))
+    question_log.record(asked("b" * 32, "who oversees  elections", True, 200))
+    question_log.record(asked("c" * 32, "What is the boiling point of water?", False, 300))
+    question_log.record(asked("d" * 32, "What is the boiling point of water", False, 400))
+    question_log.record(FeedbackRecord("c" * 32, datetime.now(UTC), False, "not about elections"))
+    question_log.record(FeedbackRecord("a" * 32, datetime.now(UTC), True, None))
+    assert question_log.flush()
+    insight = question_log.insight(30)
+    assert (insight.total, insight.answered, insight.thumbs_up) == (4, 2, 1)
+    assert len(insight.per_day) == 30
+    assert insight.per_day[-1] == (str(datetime.now(UTC).date()), 2, 2)
+    assert all(answered == refused == 0 for _, answered, refused in insight.per_day[:-1])
+    assert insight.most_asked[:2] == [
+        ("what is the boiling point of water", 2, 2),
+        ("who oversees elections", 2, 0),
+    ]
+    assert [(q, n) for q, n, _ in insight.unanswered] == [("what is the boiling point of water", 2)]
+    [down] = insight.thumbs_down
+    assert down["question"] == "What is the boiling point of water?"
+    assert down["comment"] == "not about elections"
+    assert insight.latency_ms["p50"] == pytest.approx(250)
+    assert 385 < insight.latency_ms["p99"] <= 400
+
+
+def test_old_records_are_deleted_after_the_retention(question_log: QuestionLog) -> None:
+    old = datetime.now(UTC) - timedelta(days=120)
+    question_log.record(asked("e" * 32, "an old question", True, 10, when=old))
+    question_log.record(asked("f" * 32, "a new question", True, 10))
+    assert question_log.flush()
+    assert question_log.insight(365).total == 1
+
+
+def test_recording_never_waits_for_the_database(tmp_path: Path) -> None:
+    unstarted = QuestionLog(f"sqlite:///{tmp_path / 'q.db'}", capacity=2)  # no writer: the queue fills up
+    for n in range(5):
+        unstarted.record(asked(f"{n:032x}", "q", True, 1))  # returns at once; the overflow is dropped
+    assert unstarted._queue.qsize() == 2
+
+
+def test_normalize_question() -> None:
+    assert normalize_question("  Who  Oversees\tElections?? ") == "who oversees elections"
+
+
+def test_asks_and_feedback_over_http_reach_admin_without_client_addresses(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    body = server.ask("Who oversees elections in the county of Nowhere-Else?").json()
+    assert len(body["id"]) == 32
+    feedback = requests.post(
+        server.url + "/api/feedback",
+        json={"answer_id": body["id"], "helpful": False, "comment": "too vague"},
+        timeout=5,
+    )
+    assert feedback.status_code == 202
+    assert feedback.json() == {"status": "recorded"}
+    bad = requests.post(server.url + "/api/feedback", json={"answer_id": "nope", "helpful": "yes"}, timeout=5)
+    assert bad.status_code == 400
+
+    assert requests.get(server.url + "/admin", timeout=5).status_code == 401
+    assert requests.get(server.url + "/admin", auth=("admin", "wrong"), timeout=5).status_code == 401
+    page = ""
+    for _ in range(50):  # records are written by a background thread, about once a second at most
+        page = requests.get(server.url + "/admin", auth=("admin", ADMIN_TOKEN), timeout=5).text
+        if "too vague" in page:
+            break
+        time.sleep(0.2)
+    assert "who oversees elections in the county of nowhere-else" in page
+    assert "too vague" in page
+
+    database = server_question_db(server)
+    dump = "\n".join(sqlite3.connect(database).iterdump())
+    assert "Nowhere-Else" in dump
+    assert "127.0.0.1" not in dump
+
+
+def server_question_db(server: ServerProcess) -> Path:
+    ready = requests.get(server.url + "/api/ready", timeout=5).json()
+    assert ready["status"] == "ready"
+    found = list(Path(server.index_dir).parent.glob("questions.db"))
+    assert found, "the question log lives beside the index"
+    return found[0]
+
+
+def test_admin_is_absent_without_a_token(tmp_path: Path, corpus_index_dir: Path) -> None:
+    from service import create_app
+
+    app = create_app({"INDEX": str(corpus_index_dir), "QUESTION_LOG": f"sqlite:///{tmp_path / 'q.db'}"})
+    assert app.test_client().get("/admin").status_code == 404
