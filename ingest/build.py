@@ -119,6 +119,13 @@ def build_index(
         try:
             report = _write_version(documents, version_dir, embedder, chunking, previous, progress)
             switch_current(index_dir, version_dir)
+        except (
+            OSError
+        ) as exc:  # a full disk, a quota, a file-size limit: say so, and leave the live index alone
+            shutil.rmtree(version_dir, ignore_errors=True)
+            raise IngestError(
+                f"could not write the new index in {index_dir} ({exc.strerror or exc}); the previous index stays live"
+            ) from exc
         except BaseException:
             shutil.rmtree(version_dir, ignore_errors=True)
             raise

@@ -15,8 +15,11 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
+from ingest.index import current_version
 from service.app import create_app
 
+# under gunicorn's worker timeout (60 s), which also covers the time a worker takes to boot
+WORKER_LOAD_SECONDS = 45
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(B)sB %(M)sms'
 
 
@@ -62,7 +65,13 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
     def load(self) -> Any:
         logging.basicConfig(level=logging.INFO, format="[%(process)d] %(levelname)s %(name)s: %(message)s")
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        return create_app(self.app_config)
+        app = create_app(self.app_config)
+        # A worker accepts requests only once its index is loaded (when there is one to load), so a worker that
+        # gunicorn starts to replace a dead one never answers 503 while its siblings could have answered.
+        live = app.extensions["citewell"]
+        if current_version(live.index_dir) is not None and not live.wait_ready(WORKER_LOAD_SECONDS):
+            logging.getLogger(__name__).warning("the index is still loading; accepting requests anyway")
+        return app
 
 
 def _announce(arbiter: Arbiter) -> None:

@@ -28,7 +28,9 @@ def free_port() -> int:
 class ServerProcess:
     """``citewell serve`` with ``settings`` as CITEWELL_* variables; its log is kept in ``log_path``."""
 
-    def __init__(self, index_dir: Path, log_path: Path, settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, index_dir: Path, log_path: Path, settings: Mapping[str, str] | None = None, *, workers: int = 1
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -37,7 +39,16 @@ class ServerProcess:
         env.update({f"CITEWELL_{name}": value for name, value in (settings or {}).items()})
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [str(CITEWELL), "serve", "--index", str(index_dir), "--port", str(self.port)],
+            [
+                str(CITEWELL),
+                "serve",
+                "--index",
+                str(index_dir),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -55,8 +66,8 @@ class ServerProcess:
                 response = requests.get(self.url + path, timeout=5)
                 if response.status_code == status:
                     return response
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or a worker still loading the index
             if time.monotonic() > deadline:
                 raise AssertionError(f"{path} never answered {status}:\n{self.log()}")
             time.sleep(0.2)
