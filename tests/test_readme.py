@@ -91,7 +91,12 @@ def wait_for_address(process: subprocess.Popen[str], log_path: Path, timeout: fl
 
 def ask_when_ready(address: str, question: str) -> dict[str, Any]:
     deadline = time.monotonic() + 120
-    while requests.get(address + "api/ready", timeout=5).status_code != 200:
+    while True:
+        try:
+            if requests.get(address + "api/ready", timeout=5).status_code == 200:
+                break
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # the worker is still loading the index
         assert time.monotonic() < deadline, "never ready"
         time.sleep(0.5)
     response = requests.post(address + "api/ask", json={"question": question}, timeout=30)
