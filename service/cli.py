@@ -109,6 +109,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
+    bench = commands.add_parser(
+        "bench",
+        help="measure speed against the bare model cost",
+        description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
+        "against bare encoding. Figures print side by side, with their ratios.",
+    )
+    bench.add_argument("what", choices=["query", "ingest"])
+    bench.add_argument(
+        "paths", nargs="*", type=Path, default=[Path("corpus")], help="ingest: files and folders"
+    )
+    bench.add_argument("--index", type=Path, default=Path(env.get("CITEWELL_INDEX", DEFAULT_INDEX)))
+    bench.add_argument(
+        "--questions", type=Path, help="query: a .jsonl question file or one question per line"
+    )
+    bench.add_argument("--clients", default="1,4,16", help="query: concurrent clients (default: %(default)s)")
+    bench.add_argument(
+        "--seconds", type=float, default=30, help="query: per client count (default: %(default)s)"
+    )
+    bench.add_argument("--workers", type=int, default=1)
+    bench.add_argument("--threads", type=int, default=4)
+    bench.set_defaults(run=_bench)
+
     evaluate = commands.add_parser(
         "eval",
         help="measure retrieval and answers",
@@ -165,6 +187,45 @@ def _serve(args: argparse.Namespace) -> int:
         overrides, host=args.host, port=args.port, workers=args.workers, threads=args.threads
     ).run()
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from service import benchmarks
+
+    if args.what == "ingest":
+        print(benchmarks.format_ingest(benchmarks.bench_ingest(args.paths)))
+        return 0
+    questions = _bench_questions(args.questions)
+    result = benchmarks.bench_query(
+        args.index,
+        questions,
+        clients=[int(n) for n in args.clients.split(",")],
+        seconds=args.seconds,
+        workers=args.workers,
+        threads=args.threads,
+    )
+    print(benchmarks.format_query(result))
+    print(json.dumps(result))
+    return 0
+
+
+def _bench_questions(path: Path | None) -> list[str]:
+    import json
+
+    if path is None:
+        return [
+            "When was election infrastructure designated critical infrastructure?",
+            "Who oversees elections in the U.S.?",
+            "Is the voting process centralized?",
+            "What did NASS write to Facebook about?",
+            "What is the boiling point of water?",
+        ]
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if path.suffix == ".jsonl":
+        return [str(json.loads(line)["question"]) for line in lines]
+    return lines
 
 
 def format_answer(answer: Answer) -> str:

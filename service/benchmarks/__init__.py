@@ -1,0 +1,209 @@
+"""`citewell bench`: speed figures, each printed beside the bare cost it is compared with, in the same run.
+
+- ``query``: /api/ask latency p50/p95/p99 over HTTP (locust, closed loop of 1, 4, 16 clients) and requests/s at
+  saturation, against the bare pipeline (``model.encode`` + FAISS search) and bare encode-only throughput.
+- ``ingest``: passages/s and peak memory of ``build_index`` against bare ``model.encode`` of the same texts.
+- ``startup``: seconds from ``citewell serve`` to ``/api/ready``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from ingest import Embedder, build_index, chunk_document, load_documents, load_index
+from ingest.build import embedding_input
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+CITEWELL = Path(sys.executable).with_name("citewell")
+
+
+def percentile_ms(seconds: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(seconds) * 1000, q))
+
+
+def bare_query(index_dir: Path, questions: Sequence[str], rounds: int) -> dict[str, float]:
+    """The physical floor of a query here: encode the question, search FAISS; and encode alone, back to back."""
+    index = load_index(index_dir)
+    embedder = Embedder(index.model)
+    embedder.encode(questions[:1])  # warm up
+    latencies: list[float] = []
+    for _ in range(rounds):
+        for question in questions:
+            began = time.perf_counter()
+            index.search(embedder.encode([question]), 10)
+            latencies.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    encoded = 0
+    for _ in range(rounds):
+        for question in questions:
+            embedder.encode([question])
+            encoded += 1
+    return {
+        "bare_p50_ms": percentile_ms(latencies, 50),
+        "bare_p95_ms": percentile_ms(latencies, 95),
+        "bare_encode_per_s": encoded / (time.perf_counter() - began),
+    }
+
+
+class Server:
+    """`citewell serve` in a subprocess on a free port, for the HTTP benchmarks."""
+
+    def __init__(self, index_dir: Path, *, workers: int = 1, threads: int = 4) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "CITEWELL_RATE_LIMIT": "", "CITEWELL_QUESTION_LOG": "off"}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [
+                *(str(CITEWELL), "serve", "--index", str(index_dir), "--port", str(self.port)),
+                *("--workers", str(workers), "--threads", str(threads)),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float = 180) -> float:
+        """Seconds from start to the first 200 of /api/ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"citewell serve exited with {self.process.returncode}")
+            try:
+                if requests.get(self.url + "/api/ready", timeout=2).status_code == 200:
+                    return time.perf_counter() - self.started
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("citewell serve never became ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
+def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> dict[str, float]:
+    """A locust run with ``clients`` users asking back to back; the percentiles of its aggregated row."""
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = Path(folder) / "run"
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
+        command += ["-u", str(clients), "-r", str(clients), "-t", f"{max(1, round(seconds))}s"]
+        command += [
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+            "--exit-code-on-error",
+            "0",
+        ]
+        run = subprocess.run(
+            command,
+            env={**os.environ, "CITEWELL_BENCH_QUESTIONS": str(questions_file)},
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"locust failed ({run.returncode}): {run.stderr[-2000:]}")
+        with (prefix.parent / "run_stats.csv").open(encoding="utf-8") as handle:
+            row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    return {
+        "requests": float(row["Request Count"]),
+        "failures": float(row["Failure Count"]),
+        "p50_ms": float(row["50%"]),
+        "p95_ms": float(row["95%"]),
+        "p99_ms": float(row["99%"]),
+        "per_s": float(row["Requests/s"]),
+    }
+
+
+def bench_query(
+    index_dir: Path, questions: Sequence[str], *, clients: Sequence[int] = (1, 4, 16), seconds: float = 30,
+    rounds: int = 5, workers: int = 1, threads: int = 4,
+) -> dict[str, Any]:  # fmt: skip
+    result: dict[str, Any] = bare_query(index_dir, questions, rounds)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(questions))
+    server = Server(index_dir, workers=workers, threads=threads)
+    try:
+        result["startup_s"] = server.wait_ready()
+        http_load(server.url, Path(handle.name), 1, 2)  # warm up every path once
+        result["http"] = {n: http_load(server.url, Path(handle.name), n, seconds) for n in clients}
+    finally:
+        server.stop()
+        os.unlink(handle.name)
+    single = result["http"][min(clients)]
+    busiest = result["http"][max(clients)]
+    result["overhead_ratio"] = single["p50_ms"] / result["bare_p50_ms"]
+    result["tail_ratio"] = busiest["p99_ms"] / single["p50_ms"]
+    result["saturation_ratio"] = (
+        max(r["per_s"] for r in result["http"].values()) / result["bare_encode_per_s"]
+    )
+    return result
+
+
+def bench_ingest(paths: Sequence[Path], model: str | None = None) -> dict[str, float]:
+    """build_index against bare encoding of exactly the texts it embeds; peak memory of each in its own process."""
+    documents = load_documents(paths).documents
+    embedder = Embedder(model) if model else Embedder()
+    texts = [embedding_input(passage, doc.title) for doc in documents for passage in chunk_document(doc)]
+    embedder.encode(texts[:8])  # warm up
+    began = time.perf_counter()
+    for _ in embedder.encode_batches(texts):
+        pass
+    bare = time.perf_counter() - began
+    with tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        report = build_index(documents, Path(folder) / "index", embedder=embedder)
+        built = time.perf_counter() - began
+    return {
+        "documents": float(len(documents)),
+        "passages": float(report.passages),
+        "bare_passages_per_s": len(texts) / bare,
+        "ingest_passages_per_s": report.passages / built,
+        "ingest_ratio": (report.passages / built) / (len(texts) / bare),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def format_query(result: dict[str, Any]) -> str:
+    lines = [
+        f"bare encode+search p50 {result['bare_p50_ms']:.1f} ms (p95 {result['bare_p95_ms']:.1f}); "
+        f"bare encode-only {result['bare_encode_per_s']:.1f} questions/s",
+        f"start-up (serve -> ready) {result['startup_s']:.1f} s",
+        "clients  requests  failures   p50 ms   p95 ms   p99 ms   req/s",
+    ]
+    for clients, r in result["http"].items():
+        lines.append(
+            f"{clients:>7}  {r['requests']:>8.0f}  {r['failures']:>8.0f}  {r['p50_ms']:>7.0f}  {r['p95_ms']:>7.0f}"
+            f"  {r['p99_ms']:>7.0f}  {r['per_s']:>6.1f}"
+        )
+    lines.append(
+        f"overhead ratio (HTTP p50 at 1 client / bare p50) {result['overhead_ratio']:.2f}; "
+        f"tail ratio (p99 at most clients / p50 at 1) {result['tail_ratio']:.2f}; "
+        f"saturation (best req/s / bare encode/s) {result['saturation_ratio']:.2f}"
+    )
+    return "\n".join(lines)
+
+
+def format_ingest(result: dict[str, float]) -> str:
+    return (
+        f"{result['documents']:.0f} documents, {result['passages']:.0f} passages: ingest "
+        f"{result['ingest_passages_per_s']:.1f} passages/s vs bare encode {result['bare_passages_per_s']:.1f}/s "
+        f"(ratio {result['ingest_ratio']:.2f}); peak memory {result['peak_rss_mb']:.0f} MB"
+    )

@@ -1,0 +1,44 @@
+"""A tiny run of each benchmark, so they do not rot; the real runs are the documented commands (README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ..conftest import CORPUS
+from ..service.conftest import CITEWELL
+
+pytestmark = pytest.mark.slow
+
+
+def citewell(*args: str) -> str:
+    result = subprocess.run(
+        [str(CITEWELL), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_query_benchmark_prints_latency_throughput_and_ratios(corpus_index_dir: Path) -> None:
+    output = citewell(
+        "bench", "query", "--index", str(corpus_index_dir), "--clients", "1,2", "--seconds", "2"
+    )
+    assert "overhead ratio" in output and "saturation" in output
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["bare_p50_ms"] > 0 and result["startup_s"] > 0
+    for clients in ("1", "2"):
+        assert result["http"][clients]["requests"] > 0
+        assert result["http"][clients]["failures"] == 0
+
+
+def test_ingest_benchmark_compares_with_bare_encoding() -> None:
+    output = citewell("bench", "ingest", str(CORPUS))
+    assert "passages/s vs bare encode" in output and "peak memory" in output
