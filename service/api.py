@@ -64,13 +64,12 @@ def live_answerer() -> LiveAnswerer:
     security=[{}, {"bearer": []}, {"apiKey": []}],
 )
 def ask(body: AskRequest) -> Response:
-    try:
-        answerer = live_answerer().get()
-    except NotReady as exc:
-        return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
     history = [turn.model_dump() for turn in body.history]
     started = time.perf_counter()
-    answer = answerer.ask(body.question.strip(), history=history, top_k=body.top_k)
+    try:
+        answer = live_answerer().ask(body.question.strip(), history=history, top_k=body.top_k)
+    except NotReady as exc:
+        return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
     latency_ms = (time.perf_counter() - started) * 1000
     answer_id = uuid.uuid4().hex
     question_log = current_app.extensions["citewell.questions"]

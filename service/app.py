@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
         app.config["MODEL"],
         settings,
         reload_interval=float(app.config["RELOAD_INTERVAL"]),
+        cache_size=int(app.config["ANSWER_CACHE_SIZE"]),
         embedder=embedder,
     )
     app.extensions["citewell"] = live

@@ -42,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "QUESTION_LOG_RETENTION_DAYS": 90,
     # the password of /admin (HTTP Basic, any user name); "" turns the page off
     "ADMIN_TOKEN": "",
+    # answers kept per process for repeated questions (the widget's example questions); 0 turns the cache off
+    "ANSWER_CACHE_SIZE": 1024,
+    # torch threads per `citewell serve` worker (each request encodes one question; see README Benchmarks)
+    "TORCH_THREADS": 1,
     # how often (seconds) to look for a newly built index; 0 turns automatic reloading off
     "RELOAD_INTERVAL": 2.0,
 }

@@ -7,14 +7,16 @@ fails to load is logged and the previous one keeps serving.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import Embedder, IngestError, load_index
 from ingest.index import current_version
-from service.answering import Answerer, AnswerSettings
+from service.answering import Answer, Answerer, AnswerSettings
 from service.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
@@ -24,10 +26,25 @@ class NotReady(Exception):
     """No index is loaded (yet): the service answers 503."""
 
 
+History = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Loaded:
+    """One loaded index with its answerer and a cache of its answers (it goes when the index is replaced)."""
+
     answerer: Answerer
     version_dir: Path
+    cached_ask: Callable[[str, History, int], Answer]
+
+
+def _cached(answerer: Answerer, size: int) -> Callable[[str, History, int], Answer]:
+    def ask(question: str, history: History, top_k: int) -> Answer:
+        turns = [{"role": role, "content": content} for role, content in history]
+        return answerer.ask(question, history=turns, top_k=top_k)
+
+    # answers are frozen values, so one can be handed to every request that asks the same thing
+    return functools.lru_cache(maxsize=size)(ask) if size > 0 else ask
 
 
 class LiveAnswerer:
@@ -48,12 +65,14 @@ class LiveAnswerer:
         settings: AnswerSettings | None = None,
         *,
         reload_interval: float = 2.0,
+        cache_size: int = 1024,
         embedder: Embedder | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.model = model
         self.settings = settings or AnswerSettings()
         self.reload_interval = reload_interval
+        self.cache_size = cache_size
         self._embedder = embedder
         self._loaded: Loaded | None = None
         self._problem: str = "the index is loading"
@@ -66,6 +85,13 @@ class LiveAnswerer:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="citewell-index", daemon=True)
             self._thread.start()
+
+    def ask(self, question: str, history: Sequence[Mapping[str, str]] = (), top_k: int = 3) -> Answer:
+        """Answer with the current index; a question asked before (same history, same top_k) comes from the cache."""
+        loaded = self._loaded
+        if loaded is None:
+            raise NotReady(self._problem)
+        return loaded.cached_ask(question, tuple((t["role"], t["content"]) for t in history), top_k)
 
     def get(self) -> Answerer:
         loaded = self._loaded
@@ -121,7 +147,7 @@ class LiveAnswerer:
             return
         answerer = Answerer(Retriever(index, embedder), self.settings)
         answerer.ask("What does this collection cover?")  # warm up, so the first visitor does not wait for it
-        self._loaded = Loaded(answerer, index.version_dir)
+        self._loaded = Loaded(answerer, index.version_dir, _cached(answerer, self.cache_size))
         self._failed_version = None
         self._ready.set()
         counts = index.counts()

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
@@ -66,6 +67,9 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         logging.basicConfig(level=logging.INFO, format="[%(process)d] %(levelname)s %(name)s: %(message)s")
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         app = create_app(self.app_config)
+        # One request encodes one short question: intra-op threads only spin against the other requests' work,
+        # so each worker's torch runs single-threaded and concurrency comes from requests in parallel.
+        torch.set_num_threads(int(app.config["TORCH_THREADS"]))
         # A worker accepts requests only once its index is loaded (when there is one to load), so a worker that
         # gunicorn starts to replace a dead one never answers 503 while its siblings could have answered.
         live = app.extensions["citewell"]

@@ -1,0 +1,29 @@
+"""The live answerer: loads in the background and answers repeated questions from its cache."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ingest import DEFAULT_MODEL, Embedder
+from service.live import LiveAnswerer, NotReady
+
+
+def test_repeated_questions_come_from_the_cache(corpus_index_dir: Path, embedder: Embedder) -> None:
+    live = LiveAnswerer(corpus_index_dir, DEFAULT_MODEL, reload_interval=0, embedder=embedder)
+    try:
+        live.ask("Who oversees elections?")
+    except NotReady as exc:
+        assert "loading" in str(exc)
+    live.start()
+    assert live.wait_ready(60)
+    question = "When was election infrastructure designated critical infrastructure?"
+    first = live.ask(question)
+    began = time.perf_counter()
+    again = live.ask(question)
+    assert time.perf_counter() - began < 0.001  # no model time at all
+    assert again is first
+    assert live.ask(question, top_k=5) is not first
+    history = [{"role": "user", "content": "What did DHS do?"}, {"role": "assistant", "content": first.answer}]
+    assert live.ask(question, history=history) is not first
+    assert live.ask(question, history=history) is live.ask(question, history=history)
