@@ -24,6 +24,9 @@ def test_repeated_questions_come_from_the_cache(corpus_index_dir: Path, embedder
     assert time.perf_counter() - began < 0.001  # no model time at all
     assert again is first
     assert live.ask(question, top_k=5) is not first
-    history = [{"role": "user", "content": "What did DHS do?"}, {"role": "assistant", "content": first.answer}]
+    history = [
+        {"role": "user", "content": "What did DHS do?"},
+        {"role": "assistant", "content": first.answer},
+    ]
     assert live.ask(question, history=history) is not first
     assert live.ask(question, history=history) is live.ask(question, history=history)
