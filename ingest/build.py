@@ -38,7 +38,6 @@ from ingest.index import (
     PASSAGES,
     VECTORS,
     VERSION_PREFIX,
-    build_faiss_index,
     current_version,
     document_record,
     file_sizes,
@@ -51,6 +50,7 @@ from ingest.index import (
 )
 from ingest.lexical import LexicalIndex
 from ingest.loaders import load_documents
+from ingest.vector_search import build_vector_index
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def ingest_paths(
     embedder: Embedder,
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
+    vector_index: str = "auto",
 ) -> BuildReport:
     """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents.
 
@@ -94,7 +95,14 @@ def ingest_paths(
     if not loaded.documents:
         details = "; ".join(str(p) for p in loaded.problems) or "no supported files"
         raise IngestError(f"nothing usable to index in {', '.join(map(str, paths))}: {details}")
-    report = build_index(loaded.documents, index_dir, embedder=embedder, chunking=chunking, progress=progress)
+    report = build_index(
+        loaded.documents,
+        index_dir,
+        embedder=embedder,
+        chunking=chunking,
+        progress=progress,
+        vector_index=vector_index,
+    )
     report.problems = loaded.problems
     return report
 
@@ -106,6 +114,7 @@ def build_index(
     embedder: Embedder,
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
+    vector_index: str = "auto",
 ) -> BuildReport:
     """Write a new index version holding ``documents`` and make it the live one."""
     chunking = chunking or ChunkingConfig()
@@ -117,7 +126,9 @@ def build_index(
         version_dir = index_dir / f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         version_dir.mkdir()
         try:
-            report = _write_version(documents, version_dir, embedder, chunking, previous, progress)
+            report = _write_version(
+                documents, version_dir, embedder, chunking, previous, progress, vector_index
+            )
             switch_current(index_dir, version_dir)
         except (
             OSError
@@ -141,6 +152,7 @@ def _write_version(
     chunking: ChunkingConfig,
     previous: _ReusableIndex | None,
     progress: bool,
+    vector_index: str,
 ) -> BuildReport:
     hashes = [doc.content_hash for doc in documents]
     passages_by_doc = [chunk_document(doc, chunking) for doc in documents]
@@ -171,7 +183,9 @@ def _write_version(
             bar.update(len(batch))
     vectors.flush()
 
-    faiss.write_index(build_faiss_index(vectors), str(version_dir / FAISS_INDEX))
+    searchable, vector_index_settings = build_vector_index(vectors, vector_index)
+    faiss.write_index(searchable, str(version_dir / FAISS_INDEX))
+    del searchable
     del vectors
     write_jsonl(
         version_dir / DOCUMENTS,
@@ -197,6 +211,7 @@ def _write_version(
         "model": embedder.name,
         "dimension": embedder.dimension,
         "chunking": chunking.as_dict(),
+        "vector_index": vector_index_settings,
         "embedding_input_version": EMBEDDING_INPUT_VERSION,
         "faiss_index": "IndexFlatIP",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

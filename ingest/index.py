@@ -32,6 +32,7 @@ from ingest.documents import Block, Document
 from ingest.embedding import Vectors
 from ingest.errors import IncompatibleIndex, IndexNotFound
 from ingest.lexical import LexicalIndex
+from ingest.vector_search import tune_loaded
 
 logger = logging.getLogger(__name__)
 
@@ -141,14 +142,6 @@ def file_sizes(version_dir: Path) -> dict[str, int]:
     }
 
 
-def build_faiss_index(vectors: Vectors, chunk: int = 65536) -> faiss.Index:
-    """Exact inner-product search over normalised vectors (cosine similarity)."""
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    for begin in range(0, len(vectors), chunk):
-        index.add(np.ascontiguousarray(vectors[begin : begin + chunk], dtype=np.float32))
-    return index
-
-
 # --- loading ----------------------------------------------------------------------------------------------
 
 
@@ -221,6 +214,7 @@ def load_index(index_dir: Path, *, model: str | None = None) -> Index:
         documents = {doc.id: doc for doc in _read_documents(version_dir / DOCUMENTS)}
         passages = list(_read_passages(version_dir / PASSAGES, documents))
         faiss_index = faiss.read_index(str(version_dir / FAISS_INDEX))
+        tune_loaded(faiss_index, manifest.get("vector_index", {"kind": "flat"}))
         lexical = LexicalIndex.load(version_dir / LEXICAL_PASSAGES)
         document_lexical = LexicalIndex.load(version_dir / LEXICAL_DOCUMENTS)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Config
 
 from ingest import DEFAULT_MODEL, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
+from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
 from service.config import ConfigError, load_config
 from service.retrieval import RetrievalWeights, Retriever
@@ -64,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="build or update the index from documents")
     ingest.add_argument("paths", nargs="*", type=Path, default=[Path("corpus")], help="files and folders")
+    ingest.add_argument(
+        "--vector-index",
+        choices=KINDS,
+        default="auto",
+        help="FAISS index: exact (flat) up to 200,000 passages, IVF with 8-bit codes above (auto); ivf-pq is "
+        "the compressed one for the largest collections (default: %(default)s)",
+    )
     with_index(ingest)
     ingest.set_defaults(run=_ingest)
 
@@ -159,7 +167,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ingest(args: argparse.Namespace) -> int:
     embedder = Embedder(args.model)
-    report = ingest_paths(args.paths, args.index, embedder=embedder, progress=sys.stderr.isatty())
+    report = ingest_paths(
+        args.paths,
+        args.index,
+        embedder=embedder,
+        progress=sys.stderr.isatty(),
+        vector_index=args.vector_index,
+    )
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     print(
