@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "--vector-index",
         choices=KINDS,
         default="auto",
-        help="FAISS index: exact (flat) up to 200,000 passages, IVF with 8-bit codes above (auto); ivf-pq is "
+        help="FAISS index: exact (flat) up to 50,000 passages, IVF with 8-bit codes above (auto); ivf-pq is "
         "the compressed one for the largest collections (default: %(default)s)",
     )
     with_index(ingest)
@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
         "against bare encoding. Figures print side by side, with their ratios.",
     )
-    bench.add_argument("what", choices=["query", "ingest"])
+    bench.add_argument("what", choices=["query", "ingest", "scale"])
     bench.add_argument(
         "paths", nargs="*", type=Path, default=[Path("corpus")], help="ingest: files and folders"
     )
@@ -135,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--seconds", type=float, default=30, help="query: per client count (default: %(default)s)"
     )
+    bench.add_argument(
+        "--counts", default="100000,1000000", help="scale: collection sizes (default: %(default)s)"
+    )
+    bench.add_argument("--vector-index", default="auto", help="scale: the index kind to measure")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=4)
     bench.set_defaults(run=_bench)
@@ -210,6 +214,12 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.what == "ingest":
         print(benchmarks.format_ingest(benchmarks.bench_ingest(args.paths)))
+        return 0
+    if args.what == "scale":
+        counts = [int(n) for n in args.counts.split(",")]
+        scale = benchmarks.bench_scale(args.index, counts, kind=args.vector_index)
+        print(benchmarks.format_scale(scale))
+        print(json.dumps(scale))
         return 0
     questions = _bench_questions(args.questions)
     result = benchmarks.bench_query(

@@ -42,3 +42,13 @@ def test_query_benchmark_prints_latency_throughput_and_ratios(corpus_index_dir: 
 def test_ingest_benchmark_compares_with_bare_encoding() -> None:
     output = citewell("bench", "ingest", str(CORPUS))
     assert "passages/s vs bare encode" in output and "peak memory" in output
+
+
+def test_scale_benchmark_measures_recall_latency_and_size(corpus_index_dir: Path) -> None:
+    output = citewell(
+        "bench", "scale", "--index", str(corpus_index_dir), "--counts", "3000", "--vector-index", "ivf-sq8"
+    )
+    [result] = json.loads(output.strip().splitlines()[-1])
+    assert result["kind"] == "ivf-sq8"
+    assert 0.5 < result["recall_at_10"] <= 1.0
+    assert 300 < result["bytes_per_vector"] < 1200  # 8-bit codes: about a quarter of 4 x 384 bytes
