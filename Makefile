@@ -9,7 +9,7 @@ QUESTION ?= When was election infrastructure designated critical infrastructure?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run ask test lint index clean
+.PHONY: install run ask test lint audit index clean
 
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -44,6 +44,12 @@ lint: install
 
 test: lint $(CHROMIUM)
 	$(BIN)/pytest
+
+# Known vulnerabilities in the installed dependencies. Needs PyPI's JSON API or OSV (api.osv.dev); --strict
+# fails when a package cannot be checked, instead of passing silently.
+audit: install
+	$(BIN)/python -m pip install --quiet pip-audit
+	$(BIN)/pip-audit --strict --skip-editable
 
 clean:
 	rm -rf $(VENV) .citewell .pytest_cache .mypy_cache .ruff_cache
