@@ -251,7 +251,7 @@ def test_starts_unready_then_serves_and_reloads_new_indexes_under_requests(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     index_dir = tmp_path / "index"
-    server = ServerProcess(index_dir, tmp_path / "server.log")
+    server = ServerProcess(index_dir, tmp_path / "server.log", {"RATE_LIMIT": ""})
     try:
         assert server.wait_until("/api/health").json() == {"status": "ok"}
         messages = set()
