@@ -124,7 +124,7 @@ def check_posted_request() -> Response | None:
             401, "an API key is required: send Authorization: Bearer KEY", {"WWW-Authenticate": "Bearer"}
         )
     if not request.is_json:
-        return error_response(415, "send the question as JSON (Content-Type: application/json)")
+        return error_response(415, "send the body as JSON (Content-Type: application/json)")
     try:
         body = request.get_json()
     except BadRequest:
