@@ -15,6 +15,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +40,35 @@ def contains(haystack: str, needle: str) -> bool:
 # --- a question file ----------------------------------------------------------------------------------------
 
 
-def evaluate_questions(path: Path, answerer: Answerer) -> Report:
-    """Questions with ``expect`` (a phrase the answer must quote, or null where the corpus has no answer)."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_question_file(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``.jsonl`` question file: ``question``, ``expect`` (null: unanswerable), ``history``."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate_questions(
+    path: Path,
+    answerer: Answerer,
+    *,
+    calibrate: Sequence[Path] = (),
+    limit: int | None = None,
+    seed: int = 13,
+) -> Report:
+    """Questions with ``expect`` (a phrase the answer must quote, or null where the corpus has no answer).
+
+    With ``calibrate`` (more question files, BEIR folders or SQuAD files whose questions the corpus cannot
+    answer; ``limit`` samples each benchmark), the report adds how the refusal threshold separates the
+    answerable questions from the rest (see ``refusal_tradeoff``).
+    """
+    rows = read_question_file(path)
     results = []
     for row in rows:
         answer = answerer.ask(row["question"], row.get("history") or [])
-        expect = row.get("expect")
+        expect: str = row.get("expect") or ""
         texts = [p.text for p in answer.passages]
         results.append(
             {
                 "question": row["question"],
-                "expect": expect,
+                "expect": expect or None,
                 "answered": answer.answered,
                 "answer": answer.answer,
                 "score": answer.passages[0].score if answer.passages else None,
@@ -61,7 +79,7 @@ def evaluate_questions(path: Path, answerer: Answerer) -> Report:
         )
     answerable = [r for r in results if r["expect"]]
     unanswerable = [r for r in results if not r["expect"]]
-    return {
+    report: Report = {
         "kind": "questions",
         "source": str(path),
         "questions": len(results),
@@ -75,6 +93,110 @@ def evaluate_questions(path: Path, answerer: Answerer) -> Report:
             "unanswerable": len(unanswerable),
         },
         "results": results,
+    }
+    if calibrate:
+        on_topic = [r["score"] or 0.0 for r in answerable]
+        off_topic = [r["score"] or 0.0 for r in unanswerable]
+        for source in calibrate:
+            for question, answerable_here in calibration_questions(source, limit, seed):
+                best = answerer.ask(question).passages
+                (on_topic if answerable_here else off_topic).append(best[0].score if best else 0.0)
+        refusal = refusal_tradeoff(on_topic, off_topic, answerer.settings.min_score)
+        report["refusal"] = refusal
+        report["metrics"].update(
+            {
+                "calibration_answerable": len(on_topic),
+                "calibration_unanswerable": len(off_topic),
+                "min_score": refusal["current"]["threshold"],
+                "false_refusal_rate": refusal["current"]["false_refusal_rate"],
+                "correct_refusal_rate": refusal["current"]["correct_refusal_rate"],
+                "calibrated_min_score": refusal["calibrated"]["threshold"],
+            }
+        )
+    return report
+
+
+# --- refusal calibration ------------------------------------------------------------------------------------
+
+
+def calibration_questions(source: Path, limit: int | None, seed: int) -> list[tuple[str, str | None]]:
+    """(question, expect) pairs: a question file keeps its own ``expect``; the questions of a BEIR folder or
+    a SQuAD file are about another corpus, so none of them is answerable here (``expect`` None)."""
+    if source.suffix == ".jsonl":
+        return [(row["question"], row.get("expect")) for row in read_question_file(source)]
+    if source.is_dir():
+        with (source / "queries.jsonl").open(encoding="utf-8") as lines:
+            texts = [json.loads(line)["text"] for line in lines if line.strip()]
+    else:
+        texts = [item["question"] for item in read_squad(source)[1]]
+    chosen = _sample([str(i) for i in range(len(texts))], limit, seed)
+    return [(texts[int(i)], None) for i in chosen]
+
+
+def refusal_tradeoff(on_topic: Sequence[float], off_topic: Sequence[float], current: float) -> dict[str, Any]:
+    """How a refusal threshold splits the best-evidence scores of answerable (``on_topic``) and unanswerable
+    (``off_topic``) questions: their distributions, the rates at ``current`` and at the calibrated threshold.
+
+    The calibrated threshold maximises (share of answerable questions answered + share of unanswerable ones
+    refused); among equally good thresholds it takes the middle of the widest gap, so that it does not sit
+    on one question's score.
+
+    Example:
+        >>> refusal_tradeoff([0.5, 0.6], [0.1, 0.2], 0.35)["calibrated"]["threshold"]
+        0.35
+    """
+
+    def rates(threshold: float) -> dict[str, float]:
+        return {
+            "threshold": round(threshold, 4),
+            "false_refusal_rate": mean([float(s < threshold) for s in on_topic]),
+            "correct_refusal_rate": mean([float(s < threshold) for s in off_topic]),
+        }
+
+    scores = sorted({round(s, 4) for s in (*on_topic, *off_topic)})
+    cuts = [(a + b) / 2 for a, b in pairwise(scores)] or [current]
+
+    def quality(cut: float) -> float:
+        at = rates(cut)
+        return (1.0 - at["false_refusal_rate"]) + at["correct_refusal_rate"]
+
+    best = max(quality(cut) for cut in cuts)
+    # the best cuts form runs between neighbouring scores; the widest run's middle is the safest threshold
+    good = [i for i, cut in enumerate(cuts) if quality(cut) >= best - 1e-9]
+    runs: list[tuple[int, int]] = []
+    for i in good:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    first, last = max(runs, key=lambda run: scores[run[1] + 1] - scores[run[0]] if len(scores) > 1 else 0.0)
+    calibrated = (scores[first] + scores[last + 1]) / 2 if len(scores) > 1 else current
+    return {
+        "on_topic": _distribution(on_topic),
+        "off_topic": _distribution(off_topic),
+        "current": rates(current),
+        "calibrated": rates(calibrated),
+        "curve": [rates(t / 100) for t in range(0, 101, 5)],
+    }
+
+
+def _distribution(scores: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(scores)
+    if not ordered:
+        return {"count": 0}
+
+    def quantile(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {
+        "count": len(ordered),
+        "min": round(ordered[0], 4),
+        "p05": quantile(0.05),
+        "p25": quantile(0.25),
+        "median": quantile(0.5),
+        "p75": quantile(0.75),
+        "p95": quantile(0.95),
+        "max": round(ordered[-1], 4),
     }
 
 

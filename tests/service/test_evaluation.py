@@ -10,8 +10,18 @@ import pytest
 from ingest import ChunkingConfig, Embedder, Index
 from service.answering import Answerer, AnswerSettings
 from service.cli import main
-from service.evaluation import evaluate_beir, evaluate_questions, evaluate_squad
+from service.evaluation import (
+    evaluate_beir,
+    evaluate_questions,
+    evaluate_squad,
+    read_question_file,
+    refusal_tradeoff,
+)
 from service.retrieval import RetrievalWeights, Retriever
+
+from ..conftest import REPO
+
+CORPUS_QUESTIONS = REPO / "tests" / "data" / "corpus-questions.jsonl"
 
 DOCS = {
     "volcano": ("Volcanoes", "Lava erupts from volcanoes when magma reaches the surface."),
@@ -140,3 +150,53 @@ def test_eval_command_prints_a_table_and_writes_json(
     printed = capsys.readouterr().out
     assert "answer_hits       1" in printed
     assert json.loads(output.read_text())["metrics"]["answer_hits"] == 1
+
+
+def test_refusal_tradeoff_puts_the_threshold_in_the_middle_of_the_gap() -> None:
+    tradeoff = refusal_tradeoff([0.5, 0.6, 0.7], [0.1, 0.2, 0.3], current=0.55)
+    assert tradeoff["calibrated"] == {
+        "threshold": 0.4,
+        "false_refusal_rate": 0.0,
+        "correct_refusal_rate": 1.0,
+    }
+    assert tradeoff["current"]["false_refusal_rate"] == pytest.approx(1 / 3)
+    assert tradeoff["on_topic"]["min"] == 0.5 and tradeoff["off_topic"]["max"] == 0.3
+    # where the two overlap, the threshold with the best share right on both sides wins: refusing one of four
+    # answerable questions (3/4 + 3/3) beats answering one of three unanswerable ones (4/4 + 2/3)
+    overlapping = refusal_tradeoff([0.5, 0.6, 0.7, 0.8], [0.1, 0.2, 0.55], current=0.35)
+    assert overlapping["calibrated"] == {
+        "threshold": 0.575,
+        "false_refusal_rate": 0.25,
+        "correct_refusal_rate": 1.0,
+    }
+
+
+def test_calibration_reports_how_the_threshold_splits_questions(
+    tmp_path: Path, corpus_index: Index, embedder: Embedder, beir_folder: Path
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"question": "When did NASS write to Facebook?", "expect": "Letter to Facebook"},
+        {"question": "What is the boiling point of water?", "expect": None},
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    report = evaluate_questions(
+        questions, Answerer(Retriever(corpus_index, embedder)), calibrate=[CORPUS_QUESTIONS, beir_folder]
+    )
+    metrics = report["metrics"]
+    extra = read_question_file(CORPUS_QUESTIONS)
+    answerable = 1 + sum(1 for row in extra if row["expect"])
+    assert metrics["calibration_answerable"] == answerable
+    assert metrics["calibration_unanswerable"] == 1 + (len(extra) - answerable + 1) + 2  # + the BEIR queries
+    refusal = report["refusal"]
+    assert refusal["on_topic"]["count"] == answerable
+    assert refusal["off_topic"]["min"] <= refusal["off_topic"]["median"] <= refusal["off_topic"]["max"]
+    # questions about the corpus score well above those about baking, orbits or boiling water
+    assert refusal["on_topic"]["median"] > refusal["off_topic"]["median"] + 0.2
+    assert refusal["off_topic"]["min"] < refusal["calibrated"]["threshold"] < refusal["on_topic"]["max"]
+    assert metrics["calibrated_min_score"] == refusal["calibrated"]["threshold"]
+
+    def right(rates: dict[str, float]) -> float:
+        return 1 - rates["false_refusal_rate"] + rates["correct_refusal_rate"]
+
+    assert right(refusal["calibrated"]) >= max(right(rates) for rates in refusal["curve"])
