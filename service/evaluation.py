@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import random
 import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +138,13 @@ def refusal_tradeoff(on_topic: Sequence[float], off_topic: Sequence[float], curr
     (``off_topic``) questions: their distributions, the rates at ``current`` and at the calibrated threshold.
 
     The calibrated threshold maximises (share of answerable questions answered + share of unanswerable ones
-    refused); among equally good thresholds it takes the middle of the widest gap, so that it does not sit
-    on one question's score.
+    refused), each share estimated from a smoothed distribution (a Gaussian kernel on every score, Silverman's
+    bandwidth) rather than from the sample alone: the sample's best cut sits a hair below the lowest
+    answerable score, and an unseen answerable question a little below it would be refused.
 
     Example:
-        >>> refusal_tradeoff([0.5, 0.6], [0.1, 0.2], 0.35)["calibrated"]["threshold"]
-        0.35
+        >>> refusal_tradeoff([0.5, 0.6, 0.7], [0.1, 0.2, 0.3], 0.35)["calibrated"]["threshold"]
+        0.4
     """
 
     def rates(threshold: float) -> dict[str, float]:
@@ -153,31 +154,36 @@ def refusal_tradeoff(on_topic: Sequence[float], off_topic: Sequence[float], curr
             "correct_refusal_rate": mean([float(s < threshold) for s in off_topic]),
         }
 
-    scores = sorted({round(s, 4) for s in (*on_topic, *off_topic)})
-    cuts = [(a + b) / 2 for a, b in pairwise(scores)] or [current]
-
-    def quality(cut: float) -> float:
-        at = rates(cut)
-        return (1.0 - at["false_refusal_rate"]) + at["correct_refusal_rate"]
-
-    best = max(quality(cut) for cut in cuts)
-    # the best cuts form runs between neighbouring scores; the widest run's middle is the safest threshold
-    good = [i for i, cut in enumerate(cuts) if quality(cut) >= best - 1e-9]
-    runs: list[tuple[int, int]] = []
-    for i in good:
-        if runs and runs[-1][1] == i - 1:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    first, last = max(runs, key=lambda run: scores[run[1] + 1] - scores[run[0]] if len(scores) > 1 else 0.0)
-    calibrated = (scores[first] + scores[last + 1]) / 2 if len(scores) > 1 else current
+    calibrated = current
+    if on_topic and off_topic:
+        below_on, below_off = _smoothed_share_below(on_topic), _smoothed_share_below(off_topic)
+        low, high = min(*on_topic, *off_topic), max(*on_topic, *off_topic)
+        grid = [low + (high - low) * i / 1000 for i in range(1001)]
+        calibrated = max(grid, key=lambda t: below_off(t) - below_on(t))
     return {
         "on_topic": _distribution(on_topic),
         "off_topic": _distribution(off_topic),
+        "on_topic_scores": [round(s, 4) for s in on_topic],
+        "off_topic_scores": [round(s, 4) for s in off_topic],
         "current": rates(current),
         "calibrated": rates(calibrated),
         "curve": [rates(t / 100) for t in range(0, 101, 5)],
     }
+
+
+def _smoothed_share_below(scores: Sequence[float]) -> Callable[[float], float]:
+    """The share of ``scores`` below a threshold, each score spread by a Gaussian kernel (Silverman's rule)."""
+    values = sorted(scores)
+    n = len(values)
+    average = sum(values) / n
+    spread = math.sqrt(sum((v - average) ** 2 for v in values) / max(n - 1, 1))
+    iqr = values[(3 * n) // 4] - values[n // 4]
+    bandwidth = 0.9 * min(spread, iqr / 1.34 if iqr > 0 else spread) * n ** (-0.2) or 1e-3
+
+    def share(threshold: float) -> float:
+        return sum(0.5 * (1 + math.erf((threshold - v) / (bandwidth * math.sqrt(2)))) for v in values) / n
+
+    return share
 
 
 def _distribution(scores: Sequence[float]) -> dict[str, float]:

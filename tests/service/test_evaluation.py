@@ -152,7 +152,7 @@ def test_eval_command_prints_a_table_and_writes_json(
     assert json.loads(output.read_text())["metrics"]["answer_hits"] == 1
 
 
-def test_refusal_tradeoff_puts_the_threshold_in_the_middle_of_the_gap() -> None:
+def test_refusal_tradeoff_puts_the_threshold_between_the_two_kinds_of_question() -> None:
     tradeoff = refusal_tradeoff([0.5, 0.6, 0.7], [0.1, 0.2, 0.3], current=0.55)
     assert tradeoff["calibrated"] == {
         "threshold": 0.4,
@@ -161,14 +161,18 @@ def test_refusal_tradeoff_puts_the_threshold_in_the_middle_of_the_gap() -> None:
     }
     assert tradeoff["current"]["false_refusal_rate"] == pytest.approx(1 / 3)
     assert tradeoff["on_topic"]["min"] == 0.5 and tradeoff["off_topic"]["max"] == 0.3
-    # where the two overlap, the threshold with the best share right on both sides wins: refusing one of four
-    # answerable questions (3/4 + 3/3) beats answering one of three unanswerable ones (4/4 + 2/3)
-    overlapping = refusal_tradeoff([0.5, 0.6, 0.7, 0.8], [0.1, 0.2, 0.55], current=0.35)
-    assert overlapping["calibrated"] == {
-        "threshold": 0.575,
-        "false_refusal_rate": 0.25,
-        "correct_refusal_rate": 1.0,
-    }
+    assert tradeoff["on_topic_scores"] == [0.5, 0.6, 0.7]
+
+
+def test_refusal_tradeoff_keeps_a_margin_below_the_answerable_questions() -> None:
+    # the sample alone is best cut just below 0.5; one unanswerable outlier must not pull the threshold there,
+    # where the next answerable question scoring 0.49 would be refused
+    on_topic = [0.5, 0.55, 0.6, 0.62, 0.65, 0.7, 0.72, 0.75]
+    off_topic = [0.02 * i for i in range(20)] + [0.48]
+    calibrated = refusal_tradeoff(on_topic, off_topic, current=0.35)["calibrated"]
+    assert 0.4 < calibrated["threshold"] < 0.48
+    assert calibrated["false_refusal_rate"] == 0.0
+    assert calibrated["correct_refusal_rate"] == pytest.approx(20 / 21)
 
 
 def test_calibration_reports_how_the_threshold_splits_questions(
@@ -196,7 +200,4 @@ def test_calibration_reports_how_the_threshold_splits_questions(
     assert refusal["off_topic"]["min"] < refusal["calibrated"]["threshold"] < refusal["on_topic"]["max"]
     assert metrics["calibrated_min_score"] == refusal["calibrated"]["threshold"]
 
-    def right(rates: dict[str, float]) -> float:
-        return 1 - rates["false_refusal_rate"] + rates["correct_refusal_rate"]
-
-    assert right(refusal["calibrated"]) >= max(right(rates) for rates in refusal["curve"])
+    assert len(refusal["off_topic_scores"]) == metrics["calibration_unanswerable"]
