@@ -379,13 +379,14 @@ def evaluate_squad(
                 "id": item["id"],
                 "recall@1": item["paragraph"] in ranked[:1],
                 "recall@5": item["paragraph"] in ranked[:5],
+                "answered": answer.answered,
                 "answer_in_highlight": any(contains(answer.answer, gold) for gold in item["answers"]),
                 "answer_in_top_passage": bool(answer.passages)
                 and any(contains(answer.passages[0].text, gold) for gold in item["answers"]),
             }
         )
     seconds = time.monotonic() - began
-    names = ("recall@1", "recall@5", "answer_in_highlight", "answer_in_top_passage")
+    names = ("recall@1", "recall@5", "answered", "answer_in_highlight", "answer_in_top_passage")
     return {
         "kind": "squad",
         "source": str(path),

@@ -113,6 +113,7 @@ def test_squad_metrics_on_a_tiny_file(tmp_path: Path, embedder: Embedder) -> Non
     assert report["metrics"] == {
         "recall@1": 1.0,
         "recall@5": 1.0,
+        "answered": 1.0,
         "answer_in_highlight": 1.0,
         "answer_in_top_passage": 1.0,
     }
