@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -47,20 +50,25 @@ _WORD = re.compile(r"[\w'-]+")
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    """How answers are chosen, cut and when citewell refuses. ``min_score`` is calibrated with ``citewell eval``.
+    """How answers are chosen, cut and when citewell refuses. ``min_score`` is calibrated with
+    ``citewell eval QUESTIONS --calibrate ...`` (see README, Configuration).
 
-    Sentences of the best retrieved windows are scored against the question:
-    ``sentence_dense · cosine + sentence_lexical · BM25 share + window · the window's retrieval score``.
+    The highlight is the best *span* of the retrieved windows: one sentence, or two adjacent sentences of a
+    paragraph scored as one text, so that an answer whose words are split over two sentences ("NASS ... have
+    opposed the designation. While NASS remains vigilant ...") is found as a whole. A span scores
+    ``span_dense · cosine + span_lexical · BM25 share + window · the best retrieval score of its windows``.
     """
 
-    min_score: float = 0.35
+    # Calibrated with `citewell eval dev-questions.jsonl --calibrate tests/data/corpus-questions.jsonl
+    # --calibrate scifact --calibrate dev-v1.1.json --limit 300`: the answerable questions about the corpus
+    # scored 0.507 and up, 99% of 608 questions it cannot answer scored below 0.46 (README, Configuration).
+    # Override with --min-score or CITEWELL_MIN_SCORE; recalibrate when the corpus or the scoring changes.
+    min_score: float = 0.46
     context_sentences: int = 1
     max_passage_chars: int = 800
-    sentence_dense: float = 0.4
-    sentence_lexical: float = 0.2
+    span_dense: float = 0.4
+    span_lexical: float = 0.2
     window: float = 0.4
-    # a neighbouring sentence joins the highlight when it scores within this margin of the best one
-    highlight_margin: float = 0.03
     windows_per_passage: int = 2
     min_windows: int = 6
 
@@ -69,9 +77,9 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
-class _ScoredSentence:
-    row: int  # a passage (window) holding the sentence
-    span: Span
+class _ScoredSpan:
+    row: int  # a passage (window) holding the span
+    sentences: tuple[Span, ...]  # one sentence, or two adjacent ones
     score: float
 
 
@@ -140,6 +148,7 @@ class Answerer:
         self.retriever = retriever
         self.index = retriever.index
         self.settings = settings or AnswerSettings()
+        self._span_vectors = _VectorCache(retriever.embedder.encode)
 
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = (), top_k: int = 3) -> Answer:
         query = resolve_query(question, history)
@@ -147,68 +156,57 @@ class Answerer:
         settings = self.settings
         windows = max(top_k * settings.windows_per_passage, settings.min_windows)
         pool = self.retriever.search(query, windows, query_vector=vector)
-        sentences = self._rank_sentences(query, vector, pool)
-        answered = bool(sentences) and sentences[0].score >= settings.min_score
-        chosen = self._quotes(sentences, top_k, highlight=answered)
+        spans = self._rank_spans(query, vector, pool)
+        answered = bool(spans) and spans[0].score >= settings.min_score
+        chosen = self._quotes(spans, top_k, highlight=answered)
         if not answered:
             return Answer(False, "", tuple(chosen), _refusal_message(chosen), query)
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, query)
 
-    def _rank_sentences(self, query: str, vector: np.ndarray, pool: list[Candidate]) -> list[_ScoredSentence]:
-        """Every sentence of the retrieved windows, scored against the question, best first."""
-        window_score: dict[tuple[str, Span], tuple[float, int]] = {}
+    def _rank_spans(self, query: str, vector: np.ndarray, pool: list[Candidate]) -> list[_ScoredSpan]:
+        """Every sentence of the retrieved windows, and every pair of adjacent sentences in one window,
+        scored against the question, best first."""
+        best_window: dict[tuple[str, tuple[Span, ...]], tuple[float, int]] = {}
         for candidate in pool:
             passage = self.index.passages[candidate.passage]
-            for span in passage.sentences:
-                key = (passage.document, span)
-                if key not in window_score or window_score[key][0] < candidate.score:
-                    window_score[key] = (candidate.score, candidate.passage)
-        if not window_score:
+            units: list[tuple[Span, ...]] = [(span,) for span in passage.sentences]
+            units += pairwise(passage.sentences)
+            for unit in units:
+                key = (passage.document, unit)
+                if key not in best_window or best_window[key][0] < candidate.score:
+                    best_window[key] = (candidate.score, candidate.passage)
+        if not best_window:
             return []
-        keys = list(window_score)
-        texts = [self.index.documents[doc].text[s:e] for doc, (s, e) in keys]
+        keys = list(best_window)
+        texts = [self.index.documents[doc].text[unit[0][0] : unit[-1][1]] for doc, unit in keys]
         weights = self.index.lexical.term_weights(query)
         total = sum(weights.values()) or 1.0
         lexical = np.array(
             [sum(weights.get(t, 0.0) for t in self.index.lexical.terms(t)) / total for t in texts]
         )
-        dense = self.retriever.embedder.encode(texts) @ vector
-        window = np.array([window_score[k][0] for k in keys])
+        dense = self._span_vectors.encode(texts) @ vector
+        window = np.array([best_window[k][0] for k in keys])
         settings = self.settings
-        scores = (
-            settings.sentence_dense * dense + settings.sentence_lexical * lexical + settings.window * window
-        )
+        scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
         order = np.argsort(-scores, kind="stable")
-        return [_ScoredSentence(window_score[keys[i]][1], keys[i][1], float(scores[i])) for i in order]
+        return [_ScoredSpan(best_window[keys[i]][1], keys[i][1], float(scores[i])) for i in order]
 
-    def _quotes(self, ranked: list[_ScoredSentence], top_k: int, *, highlight: bool) -> list[AnswerPassage]:
-        """Best sentences first, each quoted with its paragraph neighbours; overlaps and duplicates dropped."""
-        score_of = {(self.index.passages[s.row].document, s.span): s.score for s in ranked}
+    def _quotes(self, ranked: list[_ScoredSpan], top_k: int, *, highlight: bool) -> list[AnswerPassage]:
+        """Best spans first, each quoted with its paragraph neighbours; overlaps and duplicates dropped."""
         chosen: list[AnswerPassage] = []
         taken: list[tuple[str, int, int]] = []
         seen_texts: set[str] = set()
-        for sentence in ranked:
+        for span in ranked:
             if len(chosen) == top_k:
                 break
-            passage = self.index.passages[sentence.row]
+            passage = self.index.passages[span.row]
             doc_id = passage.document
-            if _overlaps_quoted(taken, doc_id, sentence.span):
+            core = list(span.sentences)
+            if any(_overlaps_quoted(taken, doc_id, sentence) for sentence in core):
                 continue
-            paragraph = self._paragraph_sentences(sentence.row)
-            core = [sentence.span]
-            position = paragraph.index(sentence.span)
-            for neighbour in (
-                paragraph[max(position - 1, 0) : position] + paragraph[position + 1 : position + 2]
-            ):
-                close = (
-                    score_of.get((doc_id, neighbour), -1.0) >= sentence.score - self.settings.highlight_margin
-                )
-                if close and not _overlaps_quoted(taken, doc_id, neighbour):
-                    core = sorted([sentence.span, neighbour])
-                    break
-            quote = self._widen(paragraph, core, taken, doc_id)
+            quote = self._widen(self._paragraph_sentences(span.row), core, taken, doc_id)
             start, end = quote[0][0], quote[-1][1]
             document = self.index.documents[doc_id]
             text = document.text[start:end]
@@ -219,7 +217,7 @@ class Answerer:
             seen_texts.add(key)
             highlights = (Highlight(core[0][0] - start, core[-1][1] - start),) if highlight else ()
             source = Source(document.id, document.title, passage.section, document.url, start, end)
-            chosen.append(AnswerPassage(text, sentence.score, highlights, source))
+            chosen.append(AnswerPassage(text, span.score, highlights, source))
         return chosen
 
     def _widen(
@@ -261,6 +259,31 @@ class Answerer:
             if other.document == passage.document and block.start <= other.start and other.end <= block.end:
                 spans.update(other.sentences)
         return sorted(spans)
+
+
+class _VectorCache:
+    """Vectors of the texts quoted most recently: the same sentences come back for related questions, and
+    encoding them is most of the time an answer takes. Bounded, and safe to share between threads."""
+
+    def __init__(self, encode: Callable[[Sequence[str]], np.ndarray], capacity: int = 20_000) -> None:
+        self._encode = encode
+        self._capacity = capacity
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, self._encode(missing), strict=True))
+        with self._lock:
+            for text in texts:
+                self._vectors[text] = known[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self._capacity:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
 
 def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: Span) -> bool:

@@ -163,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weights", help="fusion weights dense,lexical,document (e.g. 0.6,0.3,0.1)")
     evaluate.add_argument("--max-sentences", type=int, help="passage window, in sentences")
     evaluate.add_argument("--overlap", type=int, help="sentences shared by neighbouring windows")
+    evaluate.add_argument(
+        "--calibrate",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="with a question file: also ask these questions (a .jsonl question file, or a BEIR folder or "
+        "SQuAD file, whose questions count as unanswerable; --limit samples each) and report the refusal "
+        "trade-off and a calibrated --min-score",
+    )
     with_answering(evaluate)
     with_index(evaluate)
     evaluate.set_defaults(run=_eval)
@@ -300,7 +310,9 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         index = load_index(args.index, model=args.model)
         answerer = Answerer(Retriever(index, embedder, weights), AnswerSettings(min_score=args.min_score))
-        report = evaluation.evaluate_questions(source, answerer)
+        report = evaluation.evaluate_questions(
+            source, answerer, calibrate=args.calibrate, limit=args.limit, seed=args.seed
+        )
     print(evaluation.format_report(report))
     output: Path = args.output or Path("eval-results") / f"{source.stem or source.name}-{report['kind']}.json"
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import random
 import re
 import time
@@ -39,18 +40,35 @@ def contains(haystack: str, needle: str) -> bool:
 # --- a question file ----------------------------------------------------------------------------------------
 
 
-def evaluate_questions(path: Path, answerer: Answerer) -> Report:
-    """Questions with ``expect`` (a phrase the answer must quote, or null where the corpus has no answer)."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_question_file(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``.jsonl`` question file: ``question``, ``expect`` (null: unanswerable), ``history``."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate_questions(
+    path: Path,
+    answerer: Answerer,
+    *,
+    calibrate: Sequence[Path] = (),
+    limit: int | None = None,
+    seed: int = 13,
+) -> Report:
+    """Questions with ``expect`` (a phrase the answer must quote, or null where the corpus has no answer).
+
+    With ``calibrate`` (more question files, BEIR folders or SQuAD files whose questions the corpus cannot
+    answer; ``limit`` samples each benchmark), the report adds how the refusal threshold separates the
+    answerable questions from the rest (see ``refusal_tradeoff``).
+    """
+    rows = read_question_file(path)
     results = []
     for row in rows:
         answer = answerer.ask(row["question"], row.get("history") or [])
-        expect = row.get("expect")
+        expect: str = row.get("expect") or ""
         texts = [p.text for p in answer.passages]
         results.append(
             {
                 "question": row["question"],
-                "expect": expect,
+                "expect": expect or None,
                 "answered": answer.answered,
                 "answer": answer.answer,
                 "score": answer.passages[0].score if answer.passages else None,
@@ -61,7 +79,7 @@ def evaluate_questions(path: Path, answerer: Answerer) -> Report:
         )
     answerable = [r for r in results if r["expect"]]
     unanswerable = [r for r in results if not r["expect"]]
-    return {
+    report: Report = {
         "kind": "questions",
         "source": str(path),
         "questions": len(results),
@@ -75,6 +93,116 @@ def evaluate_questions(path: Path, answerer: Answerer) -> Report:
             "unanswerable": len(unanswerable),
         },
         "results": results,
+    }
+    if calibrate:
+        on_topic = [r["score"] or 0.0 for r in answerable]
+        off_topic = [r["score"] or 0.0 for r in unanswerable]
+        for source in calibrate:
+            for question, answerable_here in calibration_questions(source, limit, seed):
+                best = answerer.ask(question).passages
+                (on_topic if answerable_here else off_topic).append(best[0].score if best else 0.0)
+        refusal = refusal_tradeoff(on_topic, off_topic, answerer.settings.min_score)
+        report["refusal"] = refusal
+        report["metrics"].update(
+            {
+                "calibration_answerable": len(on_topic),
+                "calibration_unanswerable": len(off_topic),
+                "min_score": refusal["current"]["threshold"],
+                "false_refusal_rate": refusal["current"]["false_refusal_rate"],
+                "correct_refusal_rate": refusal["current"]["correct_refusal_rate"],
+                "calibrated_min_score": refusal["calibrated"]["threshold"],
+            }
+        )
+    return report
+
+
+# --- refusal calibration ------------------------------------------------------------------------------------
+
+
+def calibration_questions(source: Path, limit: int | None, seed: int) -> list[tuple[str, str | None]]:
+    """(question, expect) pairs: a question file keeps its own ``expect``; the questions of a BEIR folder or
+    a SQuAD file are about another corpus, so none of them is answerable here (``expect`` None)."""
+    if source.suffix == ".jsonl":
+        return [(row["question"], row.get("expect")) for row in read_question_file(source)]
+    if source.is_dir():
+        with (source / "queries.jsonl").open(encoding="utf-8") as lines:
+            texts = [json.loads(line)["text"] for line in lines if line.strip()]
+    else:
+        texts = [item["question"] for item in read_squad(source)[1]]
+    chosen = _sample([str(i) for i in range(len(texts))], limit, seed)
+    return [(texts[int(i)], None) for i in chosen]
+
+
+def refusal_tradeoff(on_topic: Sequence[float], off_topic: Sequence[float], current: float) -> dict[str, Any]:
+    """How a refusal threshold splits the best-evidence scores of answerable (``on_topic``) and unanswerable
+    (``off_topic``) questions: their distributions, the rates at ``current`` and at the calibrated threshold.
+
+    The calibrated threshold maximises (share of answerable questions answered + share of unanswerable ones
+    refused), each share estimated from a smoothed distribution (a Gaussian kernel on every score, Silverman's
+    bandwidth) rather than from the sample alone: the sample's best cut sits a hair below the lowest
+    answerable score, and an unseen answerable question a little below it would be refused.
+
+    Example:
+        >>> refusal_tradeoff([0.5, 0.6, 0.7], [0.1, 0.2, 0.3], 0.35)["calibrated"]["threshold"]
+        0.4
+    """
+
+    def rates(threshold: float) -> dict[str, float]:
+        return {
+            "threshold": round(threshold, 4),
+            "false_refusal_rate": mean([float(s < threshold) for s in on_topic]),
+            "correct_refusal_rate": mean([float(s < threshold) for s in off_topic]),
+        }
+
+    calibrated = current
+    if on_topic and off_topic:
+        below_on, below_off = _smoothed_share_below(on_topic), _smoothed_share_below(off_topic)
+        low, high = min(*on_topic, *off_topic), max(*on_topic, *off_topic)
+        grid = [low + (high - low) * i / 1000 for i in range(1001)]
+        calibrated = max(grid, key=lambda t: below_off(t) - below_on(t))
+    return {
+        "on_topic": _distribution(on_topic),
+        "off_topic": _distribution(off_topic),
+        "on_topic_scores": [round(s, 4) for s in on_topic],
+        "off_topic_scores": [round(s, 4) for s in off_topic],
+        "current": rates(current),
+        "calibrated": rates(calibrated),
+        "curve": [rates(t / 100) for t in range(0, 101, 5)],
+    }
+
+
+def _smoothed_share_below(scores: Sequence[float]) -> Callable[[float], float]:
+    """The share of ``scores`` below a threshold, each score spread by a Gaussian kernel (Silverman's rule)."""
+    values = sorted(scores)
+    n = len(values)
+    average = sum(values) / n
+    spread = math.sqrt(sum((v - average) ** 2 for v in values) / max(n - 1, 1))
+    iqr = values[(3 * n) // 4] - values[n // 4]
+    bandwidth = 0.9 * min(spread, iqr / 1.34 if iqr > 0 else spread) * n ** (-0.2) or 1e-3
+
+    def share(threshold: float) -> float:
+        return sum(0.5 * (1 + math.erf((threshold - v) / (bandwidth * math.sqrt(2)))) for v in values) / n
+
+    return share
+
+
+def _distribution(scores: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(scores)
+    if not ordered:
+        return {"count": 0}
+
+    def quantile(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {
+        "count": len(ordered),
+        "min": round(ordered[0], 4),
+        "p05": quantile(0.05),
+        "p25": quantile(0.25),
+        "median": quantile(0.5),
+        "p75": quantile(0.75),
+        "p95": quantile(0.95),
+        "max": round(ordered[-1], 4),
     }
 
 
@@ -251,13 +379,14 @@ def evaluate_squad(
                 "id": item["id"],
                 "recall@1": item["paragraph"] in ranked[:1],
                 "recall@5": item["paragraph"] in ranked[:5],
+                "answered": answer.answered,
                 "answer_in_highlight": any(contains(answer.answer, gold) for gold in item["answers"]),
                 "answer_in_top_passage": bool(answer.passages)
                 and any(contains(answer.passages[0].text, gold) for gold in item["answers"]),
             }
         )
     seconds = time.monotonic() - began
-    names = ("recall@1", "recall@5", "answer_in_highlight", "answer_in_top_passage")
+    names = ("recall@1", "recall@5", "answered", "answer_in_highlight", "answer_in_top_passage")
     return {
         "kind": "squad",
         "source": str(path),

@@ -7,9 +7,10 @@ import pytest
 
 from ingest import Embedder, Index
 from service.answering import Answer, Answerer
+from service.evaluation import read_question_file
 from service.retrieval import Retriever
 
-from ..conftest import SHARED
+from ..conftest import REPO, SHARED
 
 DEV_QUESTIONS = [
     json.loads(line) for line in (SHARED / "eval" / "dev-questions.jsonl").read_text().splitlines()
@@ -50,6 +51,15 @@ def assert_contract(answer: Answer, index: Index) -> None:
         assert all(p["highlights"] == [] for p in body["passages"])
 
 
+# The highlight misses these two (the right sentence is in the top three passages): MiniLM scores the
+# sentence naming the council below two that name NASS and the federal government, and "centralized" stems
+# to the "central" of another sentence while "decentralized" does not. strict: a fix makes them fail loudly.
+KNOWN_HIGHLIGHT_MISSES = {
+    "Which council has NASS used to work with the federal government?",
+    "Is the voting process centralized?",
+}
+
+
 @pytest.mark.parametrize("row", DEV_QUESTIONS, ids=[row["question"] for row in DEV_QUESTIONS])
 def test_dev_questions_answer_verbatim_or_refuse(answerer: Answerer, corpus_index: Index, row: dict) -> None:
     answer = answerer.ask(row["question"])
@@ -60,6 +70,36 @@ def test_dev_questions_answer_verbatim_or_refuse(answerer: Answerer, corpus_inde
     else:
         assert answer.answered
         assert row["expect"].casefold() in " ".join(p.text for p in answer.passages).casefold()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param(
+            row,
+            marks=[pytest.mark.xfail(strict=True, reason="known miss")]
+            if row["question"] in KNOWN_HIGHLIGHT_MISSES
+            else [],
+        )
+        for row in DEV_QUESTIONS
+        if row["expect"]
+    ],
+    ids=[row["question"] for row in DEV_QUESTIONS if row["expect"]],
+)
+def test_dev_questions_highlight_the_expected_words(answerer: Answerer, row: dict) -> None:
+    assert row["expect"].casefold() in answerer.ask(row["question"]).answer.casefold()
+
+
+def test_extra_questions_about_the_corpus_are_answered_and_others_refused(answerer: Answerer) -> None:
+    rows = read_question_file(REPO / "tests" / "data" / "corpus-questions.jsonl")
+    answers = [answerer.ask(row["question"]) for row in rows]
+    answerable = [(row, a) for row, a in zip(rows, answers, strict=True) if row["expect"]]
+    assert all(a.answered for _, a in answerable)
+    hits = sum(row["expect"].casefold() in a.answer.casefold() for row, a in answerable)
+    assert hits >= len(answerable) - 2
+    # far from the corpus: refused; near it ("Who won the 2016 presidential election?") is not asserted
+    for question in ("What is the capital of France?", "How do vaccines train the immune system?"):
+        assert not answerer.ask(question).answered
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 10, 50])

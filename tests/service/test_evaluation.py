@@ -10,8 +10,18 @@ import pytest
 from ingest import ChunkingConfig, Embedder, Index
 from service.answering import Answerer, AnswerSettings
 from service.cli import main
-from service.evaluation import evaluate_beir, evaluate_questions, evaluate_squad
+from service.evaluation import (
+    evaluate_beir,
+    evaluate_questions,
+    evaluate_squad,
+    read_question_file,
+    refusal_tradeoff,
+)
 from service.retrieval import RetrievalWeights, Retriever
+
+from ..conftest import REPO
+
+CORPUS_QUESTIONS = REPO / "tests" / "data" / "corpus-questions.jsonl"
 
 DOCS = {
     "volcano": ("Volcanoes", "Lava erupts from volcanoes when magma reaches the surface."),
@@ -103,6 +113,7 @@ def test_squad_metrics_on_a_tiny_file(tmp_path: Path, embedder: Embedder) -> Non
     assert report["metrics"] == {
         "recall@1": 1.0,
         "recall@5": 1.0,
+        "answered": 1.0,
         "answer_in_highlight": 1.0,
         "answer_in_top_passage": 1.0,
     }
@@ -140,3 +151,54 @@ def test_eval_command_prints_a_table_and_writes_json(
     printed = capsys.readouterr().out
     assert "answer_hits       1" in printed
     assert json.loads(output.read_text())["metrics"]["answer_hits"] == 1
+
+
+def test_refusal_tradeoff_puts_the_threshold_between_the_two_kinds_of_question() -> None:
+    tradeoff = refusal_tradeoff([0.5, 0.6, 0.7], [0.1, 0.2, 0.3], current=0.55)
+    assert tradeoff["calibrated"] == {
+        "threshold": 0.4,
+        "false_refusal_rate": 0.0,
+        "correct_refusal_rate": 1.0,
+    }
+    assert tradeoff["current"]["false_refusal_rate"] == pytest.approx(1 / 3)
+    assert tradeoff["on_topic"]["min"] == 0.5 and tradeoff["off_topic"]["max"] == 0.3
+    assert tradeoff["on_topic_scores"] == [0.5, 0.6, 0.7]
+
+
+def test_refusal_tradeoff_keeps_a_margin_below_the_answerable_questions() -> None:
+    # the sample alone is best cut just below 0.5; one unanswerable outlier must not pull the threshold there,
+    # where the next answerable question scoring 0.49 would be refused
+    on_topic = [0.5, 0.55, 0.6, 0.62, 0.65, 0.7, 0.72, 0.75]
+    off_topic = [0.02 * i for i in range(20)] + [0.48]
+    calibrated = refusal_tradeoff(on_topic, off_topic, current=0.35)["calibrated"]
+    assert 0.4 < calibrated["threshold"] < 0.48
+    assert calibrated["false_refusal_rate"] == 0.0
+    assert calibrated["correct_refusal_rate"] == pytest.approx(20 / 21)
+
+
+def test_calibration_reports_how_the_threshold_splits_questions(
+    tmp_path: Path, corpus_index: Index, embedder: Embedder, beir_folder: Path
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"question": "When did NASS write to Facebook?", "expect": "Letter to Facebook"},
+        {"question": "What is the boiling point of water?", "expect": None},
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    report = evaluate_questions(
+        questions, Answerer(Retriever(corpus_index, embedder)), calibrate=[CORPUS_QUESTIONS, beir_folder]
+    )
+    metrics = report["metrics"]
+    extra = read_question_file(CORPUS_QUESTIONS)
+    answerable = 1 + sum(1 for row in extra if row["expect"])
+    assert metrics["calibration_answerable"] == answerable
+    assert metrics["calibration_unanswerable"] == 1 + (len(extra) - answerable + 1) + 2  # + the BEIR queries
+    refusal = report["refusal"]
+    assert refusal["on_topic"]["count"] == answerable
+    assert refusal["off_topic"]["min"] <= refusal["off_topic"]["median"] <= refusal["off_topic"]["max"]
+    # questions about the corpus score well above those about baking, orbits or boiling water
+    assert refusal["on_topic"]["median"] > refusal["off_topic"]["median"] + 0.2
+    assert refusal["off_topic"]["min"] < refusal["calibrated"]["threshold"] < refusal["on_topic"]["max"]
+    assert metrics["calibrated_min_score"] == refusal["calibrated"]["threshold"]
+
+    assert len(refusal["off_topic_scores"]) == metrics["calibration_unanswerable"]

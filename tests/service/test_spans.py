@@ -1,0 +1,79 @@
+"""The highlight is the best span of one or two adjacent sentences; span vectors are cached between questions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from ingest import Embedder, Index, build_index, load_index
+from ingest.documents import RawBlock, compose_document
+from service.answering import Answerer, _VectorCache
+from service.retrieval import Retriever
+
+PARAGRAPHS = [
+    "The Harbor Council was founded in 1990 by local fishermen. It has run the old lighthouse on the "
+    "northern cliff ever since. Visitors can climb the tower on summer weekends.",
+    "The village bakery opens at six every morning. Its rye bread sells out before noon.",
+    "Ferries leave the harbor for the islands twice a day. Tickets are sold on board.",
+]
+
+
+@pytest.fixture(scope="module")
+def harbor_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Index:
+    document = compose_document(
+        id="harbor",
+        title="The harbor village",
+        raw_blocks=[RawBlock("paragraph", text) for text in PARAGRAPHS],
+    )
+    index_dir = tmp_path_factory.mktemp("harbor") / "index"
+    build_index([document], index_dir, embedder=embedder)
+    return load_index(index_dir)
+
+
+def test_an_answer_split_over_two_sentences_is_highlighted_whole(
+    harbor_index: Index, embedder: Embedder
+) -> None:
+    answer = Answerer(Retriever(harbor_index, embedder)).ask("Which council runs the lighthouse?")
+    assert answer.answered
+    # the council's name is in one sentence, what it runs in the next: the highlight holds both
+    assert answer.answer.startswith("The Harbor Council was founded")
+    assert answer.answer.endswith("on the northern cliff ever since.")
+
+
+def test_an_answer_in_one_sentence_is_highlighted_alone(harbor_index: Index, embedder: Embedder) -> None:
+    answer = Answerer(Retriever(harbor_index, embedder)).ask("When does the bakery open?")
+    assert answer.answer == "The village bakery opens at six every morning."
+
+
+class CountingEncoder:
+    """Stands in for the model where only the caching is under test."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_vector_cache_encodes_each_text_once_and_stays_bounded() -> None:
+    encoder = CountingEncoder()
+    cache = _VectorCache(encoder, capacity=3)
+    first = cache.encode(["a", "bb", "a"])
+    assert encoder.calls == [["a", "bb"]]
+    assert first.tolist() == [[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]]
+    again = cache.encode(["bb", "ccc"])
+    assert encoder.calls[-1] == ["ccc"] and again[0].tolist() == [2.0, 1.0]
+    cache.encode(["dddd"])  # the least recently used ("a") leaves
+    cache.encode(["a"])
+    assert encoder.calls[-1] == ["a"]
+
+
+def test_answers_are_the_same_with_a_warm_cache(harbor_index: Index, embedder: Embedder) -> None:
+    answerer = Answerer(Retriever(harbor_index, embedder))
+    question = "How often do ferries leave for the islands?"
+    cold = answerer.ask(question)
+    warm = answerer.ask(question)
+    assert cold == warm and "twice a day" in warm.answer
