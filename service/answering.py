@@ -151,12 +151,22 @@ class Answerer:
         self._span_vectors = _VectorCache(retriever.embedder.encode)
 
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = (), top_k: int = 3) -> Answer:
-        query = resolve_query(question, history)
-        vector = self.retriever.encode(query)
         settings = self.settings
         windows = max(top_k * settings.windows_per_passage, settings.min_windows)
-        pool = self.retriever.search(query, windows, query_vector=vector)
-        spans = self._rank_spans(query, vector, pool)
+        resolved = resolve_query(question, history)
+        # A follow-up is searched with the previous question's words, and also alone: the earlier topic can
+        # dilute one that the follow-up names itself ("Why did NASS oppose it?"); the better evidence wins.
+        tries = [resolved] if resolved == question.strip() else [resolved, question.strip()]
+        best: tuple[float, str, list[_ScoredSpan]] | None = None
+        for query in tries:
+            vector = self.retriever.encode(query)
+            pool = self.retriever.search(query, windows, query_vector=vector)
+            ranked = self._rank_spans(query, vector, pool)
+            score = ranked[0].score if ranked else float("-inf")
+            if best is None or score > best[0]:
+                best = (score, query, ranked)
+        assert best is not None
+        _, query, spans = best
         answered = bool(spans) and spans[0].score >= settings.min_score
         chosen = self._quotes(spans, top_k, highlight=answered)
         if not answered:
