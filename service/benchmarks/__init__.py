@@ -85,7 +85,13 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CITEWELL_RATE_LIMIT": "", "CITEWELL_QUESTION_LOG": "off"}
+        # no rate limit, no question log, and no answer cache: every request pays the whole pipeline
+        env = {
+            **os.environ,
+            "CITEWELL_RATE_LIMIT": "",
+            "CITEWELL_QUESTION_LOG": "off",
+            "CITEWELL_ANSWER_CACHE_SIZE": "0",
+        }
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [
