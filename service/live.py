@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,6 @@ class LiveAnswerer:
         self._problem: str = "the index is loading"
         self._failed_version: Path | None = None
         self._ready = threading.Event()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -102,10 +102,6 @@ class LiveAnswerer:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
-    def reload_now(self) -> None:
-        """Look at the index directory now instead of at the next interval (e.g. on SIGHUP)."""
-        self._wake.set()
-
     def status(self) -> dict[str, object]:
         loaded = self._loaded
         if loaded is None:
@@ -122,11 +118,16 @@ class LiveAnswerer:
             logger.error("%s", self._problem)
             return
         while True:
-            self._refresh(self._embedder)
+            try:
+                self._refresh(self._embedder)
+            except Exception:
+                # a bug or a MemoryError must not stop the watcher: keep serving and keep looking
+                logger.exception(
+                    "could not load the index in %s; still serving what is loaded", self.index_dir
+                )
             if self.reload_interval <= 0 and self._loaded is not None:
                 return
-            self._wake.wait(self.reload_interval if self.reload_interval > 0 else 5.0)
-            self._wake.clear()
+            time.sleep(self.reload_interval if self.reload_interval > 0 else 5.0)
 
     def _refresh(self, embedder: Embedder) -> None:
         try:
