@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
         "against bare encoding. Figures print side by side, with their ratios.",
     )
-    bench.add_argument("what", choices=["query", "ingest", "scale"])
+    bench.add_argument("what", choices=["query", "ingest", "scale", "soak"])
     bench.add_argument(
         "paths", nargs="*", type=Path, default=[Path("corpus")], help="ingest: files and folders"
     )
@@ -224,6 +224,13 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.what == "ingest":
         print(benchmarks.format_ingest(benchmarks.bench_ingest(args.paths)))
+        return 0
+    if args.what == "soak":
+        soak = benchmarks.bench_soak(
+            args.paths, seconds=args.seconds, clients=8, questions=_bench_questions(args.questions)
+        )
+        print(benchmarks.format_soak(soak))
+        print(json.dumps(soak))
         return 0
     if args.what == "scale":
         counts = [int(n) for n in args.counts.split(",")]

@@ -3,6 +3,8 @@
 - ``query``: /api/ask latency p50/p95/p99 over HTTP (locust, closed loop of 1, 4, 16 clients) and requests/s at
   saturation, against the bare pipeline (``model.encode`` + FAISS search) and bare encode-only throughput.
 - ``ingest``: passages/s and peak memory of ``build_index`` against bare ``model.encode`` of the same texts.
+- ``soak``: a sustained run at saturation with the index rebuilt and swapped in halfway: failed requests and
+  the worker's resident memory over time.
 - ``scale``: recall@10 against exact search, search latency, bytes per vector and build time of the vector index
   at 100,000 and 1,000,000 passages (real passage vectors repeated with Gaussian noise and renormalised).
 """
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +28,9 @@ import faiss
 import numpy as np
 import requests
 
-from ingest import Embedder, build_index, chunk_document, load_documents, load_index
+from ingest import Embedder, build_index, chunk_document, ingest_paths, load_documents, load_index
 from ingest.build import embedding_input
+from ingest.index import current_version
 from ingest.vector_search import build_vector_index
 from service.live import LiveAnswerer
 
@@ -297,3 +301,77 @@ def format_scale(results: Sequence[dict[str, float | str]]) -> str:
             f"  {r['exact_search_p50_ms']:>10.2f}  {r['bytes_per_vector']:>12.0f}  {r['build_s']:>7.1f}"
         )
     return "\n".join(lines)
+
+
+def bench_soak(
+    corpus: Sequence[Path], *, seconds: float = 300, clients: int = 8, questions: Sequence[str]
+) -> dict[str, Any]:
+    """A sustained run at saturation: failures, the worker's resident memory over time, and an index rebuilt and
+    swapped in halfway through (a new version of the same documents)."""
+    with tempfile.TemporaryDirectory() as folder:
+        index_dir = Path(folder) / "index"
+        embedder = Embedder()
+        ingest_paths(corpus, index_dir, embedder=embedder)
+        questions_file = Path(folder) / "questions.txt"
+        questions_file.write_text("\n".join(questions), encoding="utf-8")
+        server = Server(index_dir)
+        server.wait_ready()
+        samples: list[tuple[float, float]] = []
+        result: dict[str, Any] = {}
+
+        def run_load() -> None:
+            result.update(http_load(server.url, questions_file, clients, seconds))
+
+        load = threading.Thread(target=run_load)
+        began = time.monotonic()
+        load.start()
+        swapped = False
+        while load.is_alive():
+            elapsed = time.monotonic() - began
+            samples.append((elapsed, sum(_rss_mb(pid) for pid in _children(server.process.pid))))
+            if not swapped and elapsed > seconds / 2:
+                version = current_version(index_dir)
+                build_index(load_documents(corpus).documents, index_dir, embedder=embedder)
+                swapped = current_version(index_dir) != version
+            time.sleep(min(5.0, max(seconds / 20, 0.5)))
+        load.join()
+        server.stop()
+    times, rss = np.array([t for t, _ in samples]), np.array([mb for _, mb in samples])
+    half = len(rss) // 2
+    result.update(
+        {
+            "index_swapped": swapped,
+            "rss_first_mb": float(rss[0]),
+            "rss_max_mb": float(rss.max()),
+            "rss_last_mb": float(rss[-1]),
+            # growth between the second half's start and its end: the warm-up and the swap are behind it
+            "rss_slope_mb_per_min": float(np.polyfit(times[half:], rss[half:], 1)[0] * 60)
+            if len(rss) - half > 2
+            else 0.0,
+        }
+    )
+    return result
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(child) for child in found]
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    line = next((line for line in status.splitlines() if line.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1]) / 1024
+
+
+def format_soak(result: dict[str, Any]) -> str:
+    return (
+        f"{result['requests']:.0f} requests in the run, {result['failures']:.0f} failed, {result['per_s']:.1f}/s, "
+        f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms; index swapped mid-run: "
+        f"{result['index_swapped']}; worker memory {result['rss_first_mb']:.0f} MB at start, "
+        f"{result['rss_max_mb']:.0f} MB max, {result['rss_last_mb']:.0f} MB at the end, "
+        f"trend over the second half {result['rss_slope_mb_per_min']:+.1f} MB/min"
+    )

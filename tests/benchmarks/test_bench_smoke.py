@@ -52,3 +52,12 @@ def test_scale_benchmark_measures_recall_latency_and_size(corpus_index_dir: Path
     assert result["kind"] == "ivf-sq8"
     assert 0.5 < result["recall_at_10"] <= 1.0
     assert 300 < result["bytes_per_vector"] < 1200  # 8-bit codes: about a quarter of 4 x 384 bytes
+
+
+def test_soak_benchmark_swaps_the_index_under_load_without_failures() -> None:
+    output = citewell("bench", "soak", str(CORPUS), "--seconds", "8")
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["requests"] > 0
+    assert result["failures"] == 0
+    assert result["index_swapped"] is True
+    assert result["rss_max_mb"] > 0
