@@ -121,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
         "bench",
         help="measure speed against the bare model cost",
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
-        "against bare encoding. Figures print side by side, with their ratios.",
+        "against bare encoding; scale: the vector index at 100k-1M passages against exact search; soak: a "
+        "sustained run with an index swap. Figures print side by side, with their ratios.",
     )
     bench.add_argument("what", choices=["query", "ingest", "scale", "soak"])
     bench.add_argument(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ingest import Embedder
 from service.insight import AskRecord, FeedbackRecord, QuestionLog, normalize_question
 
 from .conftest import ADMIN_TOKEN, ServerProcess
@@ -112,8 +113,9 @@ def server_question_db(server: ServerProcess) -> Path:
     return found[0]
 
 
-def test_admin_is_absent_without_a_token(tmp_path: Path, corpus_index_dir: Path) -> None:
+def test_admin_is_absent_without_a_token(tmp_path: Path, corpus_index_dir: Path, embedder: Embedder) -> None:
     from service import create_app
 
-    app = create_app({"INDEX": str(corpus_index_dir), "QUESTION_LOG": f"sqlite:///{tmp_path / 'q.db'}"})
+    settings = {"INDEX": str(corpus_index_dir), "QUESTION_LOG": f"sqlite:///{tmp_path / 'q.db'}"}
+    app = create_app(settings, embedder=embedder)  # the session's model, not a second copy
     assert app.test_client().get("/admin").status_code == 404
