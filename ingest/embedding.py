@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_NAMES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+PRECISIONS = ("float32", "int8")
 
 Vectors = NDArray[np.float32]
 
@@ -37,13 +38,28 @@ def resolve_model_path(model: str) -> str:
 class Embedder:
     """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity.
 
+    ``precision="int8"`` quantizes the model's linear layers to 8-bit integers (PyTorch dynamic quantization, CPU
+    only): about 2.5x faster per question and within a few thousandths of nDCG on SciFact, so it is meant for
+    encoding questions against an index whose passages were encoded at full precision.
+
     Example:
         >>> embedder = Embedder()
         >>> embedder.encode(["a question", "an answer"]).shape
         (2, 384)
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        precision: str = "float32",
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise IngestError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if precision == "int8" and device != "cpu":
+            raise IngestError("int8 precision runs on the CPU only")
         # Never reach for the network: weights come from the installed package or a local folder.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -58,7 +74,10 @@ class Embedder:
         except (OSError, ValueError) as exc:
             hint = "" if Path(path).exists() else " (not a local folder, and downloads are disabled)"
             raise IngestError(f"cannot load embedding model {model!r}{hint}: {exc}") from exc
+        if precision == "int8":
+            self._model = _quantized(self._model)
         self.name = model
+        self.precision = precision
         self.batch_size = batch_size
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
@@ -79,3 +98,25 @@ class Embedder:
         """Encode in chunks so a large collection never holds more than one chunk's vectors in flight."""
         for begin in range(0, len(texts), chunk):
             yield self.encode(texts[begin : begin + chunk])
+
+
+def _quantized(model: SentenceTransformer) -> SentenceTransformer:
+    """The model with every ``nn.Linear`` replaced by an int8 dynamically quantized one.
+
+    sentence-transformers' own ONNX backend would be the first choice, but it needs optimum-onnx, which pins
+    transformers < 4.58 while sentence-transformers 6 needs transformers 5. torch.ao's dynamic quantization is
+    deprecated in favour of torchao, whose eager int8 path is slower than float32 here without torch.compile;
+    torch is pinned, so this stays until one of the two catches up.
+    """
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # the deprecation notice, once per process, is not the user's to act on
+        quantized: SentenceTransformer = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {torch.nn.Linear}, dtype=torch.qint8
+        )
+    return quantized

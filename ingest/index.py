@@ -26,6 +26,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from ingest.chunking import Passage
 from ingest.documents import Block, Document
@@ -181,6 +182,11 @@ class Index:
         position = {doc_id: n for n, doc_id in enumerate(self.document_ids)}
         # passage row -> document row, for lifting document-level scores onto passages
         self.passage_document = np.fromiter((position[p.document] for p in passages), np.int64, len(passages))
+        # document row -> its passage rows, as a slice of _by_document: a lookup that does not scan every passage
+        self._by_document = np.argsort(self.passage_document, kind="stable")
+        self._document_starts = np.searchsorted(
+            self.passage_document[self._by_document], np.arange(len(self.document_ids) + 1)
+        )
         self.vectors: Vectors = np.load(version_dir / VECTORS, mmap_mode="r")
 
     @property
@@ -189,6 +195,12 @@ class Index:
 
     def counts(self) -> dict[str, int]:
         return {"documents": len(self.documents), "passages": len(self.passages)}
+
+    def passages_of(self, document_rows: Iterable[int]) -> NDArray[np.int64]:
+        """The passage rows of these documents (rows of ``document_ids``)."""
+        starts = self._document_starts
+        parts = [self._by_document[starts[d] : starts[d + 1]] for d in document_rows]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def search(self, query_vectors: Vectors, k: int) -> list[list[SearchHit]]:
         """The ``k`` nearest passages to each query vector, best first."""

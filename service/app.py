@@ -69,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
         Path(app.config["INDEX"]),
         app.config["MODEL"],
         settings,
+        precision=app.config["QUERY_PRECISION"],
         reload_interval=float(app.config["RELOAD_INTERVAL"]),
         cache_size=int(app.config["ANSWER_CACHE_SIZE"]),
         embedder=embedder,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Config
 
-from ingest import DEFAULT_MODEL, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
+from ingest import DEFAULT_MODEL, PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
 from service.config import ConfigError, load_config
@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
             default=float(env.get("CITEWELL_MIN_SCORE", AnswerSettings().min_score)),
             help="refuse when the best sentence scores below this (default: $CITEWELL_MIN_SCORE or %(default)s)",
         )
+        sub.add_argument(
+            "--query-precision",
+            choices=PRECISIONS,
+            default=env.get("CITEWELL_QUERY_PRECISION", "float32"),
+            help="encode questions at this precision; passages stay float32 (default: "
+            "$CITEWELL_QUERY_PRECISION or %(default)s)",
+        )
 
     ask = commands.add_parser("ask", help="answer one question from the command line")
     ask.add_argument("question")
@@ -122,9 +129,10 @@ def _parser() -> argparse.ArgumentParser:
         help="measure speed against the bare model cost",
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
         "against bare encoding; scale: the vector index at 100k-1M passages against exact search; soak: a "
-        "sustained run with an index swap. Figures print side by side, with their ratios.",
+        "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
+        "repeated) against one document. Figures print side by side, with their ratios.",
     )
-    bench.add_argument("what", choices=["query", "ingest", "scale", "soak"])
+    bench.add_argument("what", choices=["query", "ingest", "scale", "soak", "answers"])
     bench.add_argument(
         "paths", nargs="*", type=Path, default=[Path("corpus")], help="ingest: files and folders"
     )
@@ -137,9 +145,9 @@ def _parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=30, help="query: per client count (default: %(default)s)"
     )
     bench.add_argument(
-        "--counts", default="100000,1000000", help="scale: collection sizes (default: %(default)s)"
+        "--counts", default="100000,1000000", help="scale, answers: collection sizes (default: %(default)s)"
     )
-    bench.add_argument("--vector-index", default="auto", help="scale: the index kind to measure")
+    bench.add_argument("--vector-index", default="auto", help="scale, answers: the index kind to measure")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=4)
     bench.set_defaults(run=_bench)
@@ -201,7 +209,9 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    retriever = Retriever(load_index(args.index, model=args.model), Embedder(args.model))
+    retriever = Retriever(
+        load_index(args.index, model=args.model), Embedder(args.model, precision=args.query_precision)
+    )
     answerer = Answerer(retriever, AnswerSettings(min_score=args.min_score))
     print(format_answer(answerer.ask(args.question, top_k=args.top_k)))
     return 0
@@ -232,6 +242,13 @@ def _bench(args: argparse.Namespace) -> int:
         )
         print(benchmarks.format_soak(soak))
         print(json.dumps(soak))
+        return 0
+    if args.what == "answers":
+        questions = _bench_questions(args.questions)
+        for count in (int(n) for n in args.counts.split(",")):
+            answers = benchmarks.bench_answers(args.index, count, questions, kind=args.vector_index)
+            print(benchmarks.format_answers(answers))
+            print(json.dumps(answers))
         return 0
     if args.what == "scale":
         counts = [int(n) for n in args.counts.split(",")]
@@ -265,8 +282,8 @@ def _bench_questions(path: Path | None) -> list[str]:
             "What is the boiling point of water?",
         ]
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if path.suffix == ".jsonl":
-        return [str(json.loads(line)["question"]) for line in lines]
+    if path.suffix == ".jsonl":  # a question file, or BEIR queries.jsonl
+        return [str(record.get("question") or record["text"]) for record in map(json.loads, lines)]
     return lines
 
 
@@ -294,6 +311,9 @@ def _eval(args: argparse.Namespace) -> int:
     from service import evaluation
 
     embedder = Embedder(args.model)
+    questions = embedder
+    if args.query_precision != embedder.precision:
+        questions = Embedder(args.model, precision=args.query_precision)
     weights = RetrievalWeights()
     if args.weights:
         dense, lexical, document = (float(w) for w in args.weights.split(","))
@@ -308,16 +328,16 @@ def _eval(args: argparse.Namespace) -> int:
     if source.is_dir():
         report = evaluation.evaluate_beir(
             source, args.split, embedder, weights=weights, chunking=chunking, cache_dir=args.cache,
-            limit=args.limit, seed=args.seed,
+            limit=args.limit, seed=args.seed, query_embedder=questions,
         )  # fmt: skip
     elif source.suffix == ".json":
         report = evaluation.evaluate_squad(
             source, embedder, weights=weights, chunking=chunking, settings=AnswerSettings(min_score=args.min_score),
-            cache_dir=args.cache, limit=args.limit, seed=args.seed,
+            cache_dir=args.cache, limit=args.limit, seed=args.seed, query_embedder=questions,
         )  # fmt: skip
     else:
         index = load_index(args.index, model=args.model)
-        answerer = Answerer(Retriever(index, embedder, weights), AnswerSettings(min_score=args.min_score))
+        answerer = Answerer(Retriever(index, questions, weights), AnswerSettings(min_score=args.min_score))
         report = evaluation.evaluate_questions(
             source, answerer, calibrate=args.calibrate, limit=args.limit, seed=args.seed
         )

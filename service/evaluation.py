@@ -263,7 +263,9 @@ def evaluate_beir(
     cache_dir: Path,
     limit: int | None = None,
     seed: int = 13,
+    query_embedder: Embedder | None = None,
 ) -> Report:
+    """Retrieval metrics; ``embedder`` encodes the corpus, ``query_embedder`` (default: the same) the queries."""
     corpus = folder / "corpus.jsonl"
     index = cached_index(
         f"beir-{folder.name}",
@@ -275,7 +277,7 @@ def evaluate_beir(
     )
     queries, qrels = read_beir(folder, split)
     ids = _sample(sorted(queries), limit, seed)
-    retriever = Retriever(index, embedder, weights)
+    retriever = Retriever(index, query_embedder or embedder, weights)
     began = time.monotonic()
     per_query = {}
     for query_id in ids:
@@ -299,6 +301,7 @@ def evaluate_beir(
         "documents": len(index.documents),
         "passages": len(index.passages),
         "weights": weights.as_dict(),
+        "query_precision": retriever.embedder.precision,
         "chunking": chunking.as_dict(),
         "metrics": metrics,
         "seconds_per_query": seconds / max(len(per_query), 1),
@@ -355,7 +358,9 @@ def evaluate_squad(
     cache_dir: Path,
     limit: int | None = None,
     seed: int = 13,
+    query_embedder: Embedder | None = None,
 ) -> Report:
+    """Paragraph recall and answers; ``embedder`` encodes the paragraphs, ``query_embedder`` the questions."""
     paragraphs, questions = read_squad(path)
 
     def build(index_dir: Path) -> None:
@@ -367,7 +372,7 @@ def evaluate_squad(
 
     index = cached_index(f"squad-{path.stem}", path, build, cache_dir, embedder, chunking)
     chosen = [questions[i] for i in map(int, _sample([str(i) for i in range(len(questions))], limit, seed))]
-    retriever = Retriever(index, embedder, weights)
+    retriever = Retriever(index, query_embedder or embedder, weights)
     answerer = Answerer(retriever, settings)
     began = time.monotonic()
     results = []
@@ -393,6 +398,7 @@ def evaluate_squad(
         "questions": len(results),
         "paragraphs": len(paragraphs),
         "weights": weights.as_dict(),
+        "query_precision": retriever.embedder.precision,
         "chunking": chunking.as_dict(),
         "metrics": {name: mean([float(r[name]) for r in results]) for name in names},
         "seconds_per_query": seconds / max(len(results), 1),

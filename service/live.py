@@ -65,12 +65,14 @@ class LiveAnswerer:
         model: str,
         settings: AnswerSettings | None = None,
         *,
+        precision: str = "float32",
         reload_interval: float = 2.0,
         cache_size: int = 1024,
         embedder: Embedder | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.model = model
+        self.precision = precision
         self.settings = settings or AnswerSettings()
         self.reload_interval = reload_interval
         self.cache_size = cache_size
@@ -112,7 +114,7 @@ class LiveAnswerer:
     def _run(self) -> None:
         try:
             if self._embedder is None:
-                self._embedder = Embedder(self.model)
+                self._embedder = Embedder(self.model, precision=self.precision)
         except IngestError as exc:
             self._problem = f"the model cannot be loaded: {exc}"
             logger.error("%s", self._problem)

@@ -72,8 +72,7 @@ class Retriever:
         rows = {hit.passage for hit in index.search(vector[None, :], pool)[0]}
         rows.update(_top(lexical, pool))
         top_documents = _top(document_lexical, weights.candidate_documents)
-        if top_documents.size:
-            rows.update(np.flatnonzero(np.isin(index.passage_document, top_documents)).tolist())
+        rows.update(index.passages_of(top_documents.tolist()).tolist())
 
         candidates = np.fromiter(sorted(rows), np.int64, len(rows))
         dense = np.asarray(index.vectors[candidates], dtype=np.float32) @ vector
@@ -95,8 +94,11 @@ class Retriever:
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest positive scores (unordered)."""
-    k = min(k, int(np.count_nonzero(scores > 0)))
+    """Indices of the ``k`` highest positive scores (unordered). Only texts sharing a word with the question
+    score above zero, usually a small share of a large collection, so the selection runs over those alone."""
+    matched = np.flatnonzero(scores > 0)
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    return np.argpartition(-scores, k - 1)[:k]
+    if matched.size <= k:
+        return matched
+    return matched[np.argpartition(-scores[matched], k - 1)[:k]]

@@ -7,11 +7,15 @@
   the worker's resident memory over time.
 - ``scale``: recall@10 against exact search, search latency, bytes per vector and build time of the vector index
   at 100,000 and 1,000,000 passages (real passage vectors repeated with Gaussian noise and renormalised).
+- ``answers``: whole answers (hybrid retrieval, sentence scoring, quotes) from a collection of N passages against
+  the same from a one-document collection, question by question in the same run. The large collection is the
+  index's real documents repeated under new ids, their real vectors moved by noise (no model runs at ingest).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import resource
 import socket
@@ -28,11 +32,23 @@ import faiss
 import numpy as np
 import requests
 
-from ingest import Embedder, build_index, chunk_document, ingest_paths, load_documents, load_index
+from ingest import (
+    Document,
+    Embedder,
+    Index,
+    build_index,
+    chunk_document,
+    ingest_paths,
+    load_documents,
+    load_index,
+)
 from ingest.build import embedding_input
+from ingest.embedding import Vectors
 from ingest.index import current_version
 from ingest.vector_search import build_vector_index
+from service.answering import Answerer, AnswerSettings
 from service.live import LiveAnswerer
+from service.retrieval import Retriever
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CITEWELL = Path(sys.executable).with_name("citewell")
@@ -301,6 +317,111 @@ def format_scale(results: Sequence[dict[str, float | str]]) -> str:
             f"  {r['exact_search_p50_ms']:>10.2f}  {r['bytes_per_vector']:>12.0f}  {r['build_s']:>7.1f}"
         )
     return "\n".join(lines)
+
+
+class ReplayEmbedder(Embedder):
+    """Stands in for the model at ingest: a passage text of ``index`` gets its stored vector, moved by Gaussian
+    noise and renormalised, so repeated documents are near, not identical. Any other text is an error."""
+
+    def __init__(self, index: Index, noise: float, seed: int = 3) -> None:  # no super(): no model to load
+        self.name = index.model
+        self.precision = "float32"
+        self.batch_size = 4096
+        self.dimension = int(index.vectors.shape[1])
+        self._seeds = np.asarray(index.vectors, dtype=np.float32)
+        self._rows = {
+            embedding_input(passage, index.documents[passage.document].title): row
+            for row, passage in enumerate(index.passages)
+        }
+        self._noise = noise
+        self._rng = np.random.default_rng(seed)
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
+        block = self._seeds[[self._rows[text] for text in texts]]
+        block = block + self._rng.normal(0, self._noise, block.shape).astype(np.float32)
+        return np.asarray(block / np.linalg.norm(block, axis=1, keepdims=True), dtype=np.float32)
+
+
+def repeated_documents(documents: Sequence[Document], copies: int) -> list[Document]:
+    return [
+        dataclasses.replace(doc, id=f"{doc.id}~{copy}" if copy else doc.id)
+        for copy in range(copies)
+        for doc in documents
+    ]
+
+
+def bench_answers(
+    index_dir: Path, count: int, questions: Sequence[str], *, kind: str = "auto", noise: float = 0.02,
+    work_dir: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Answer latency from ``count`` passages against a one-document collection, each question asked of both."""
+    base = load_index(index_dir)
+    replay = ReplayEmbedder(base, noise)
+    documents = list(base.documents.values())
+    copies = max(1, -(-count // len(base.passages)))
+    with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+        large_dir, small_dir = Path(folder) / "large", Path(folder) / "small"
+        began = time.perf_counter()
+        built = build_index(
+            repeated_documents(documents, copies), large_dir, embedder=replay, vector_index=kind
+        )
+        build_s = time.perf_counter() - began
+        build_index(documents[:1], small_dir, embedder=replay)
+        began = time.perf_counter()
+        large = load_index(large_dir)
+        load_s = time.perf_counter() - began
+        small = load_index(small_dir)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        embedder = Embedder(base.model)
+        answerers = {
+            "small": Answerer(Retriever(small, embedder)),
+            "large": Answerer(Retriever(large, embedder)),
+        }
+        for answerer in answerers.values():
+            answerer.ask(questions[0])  # warm up
+        latencies: dict[str, list[float]] = {"small": [], "large": []}
+        searches: dict[str, list[float]] = {"small": [], "large": []}
+        for question in questions:
+            vector = embedder.encode([question])[0]
+            for name, answerer in answerers.items():
+                began = time.perf_counter()
+                answerer.retriever.search(question, AnswerSettings().min_windows, query_vector=vector)
+                searches[name].append(time.perf_counter() - began)
+                began = time.perf_counter()
+                answerer.ask(question)
+                latencies[name].append(time.perf_counter() - began)
+        vector_index = str(large.manifest.get("vector_index", {}).get("kind", "flat"))
+    return {
+        "passages": float(built.passages),
+        "documents": float(len(documents) * copies),
+        "small_passages": float(small.counts()["passages"]),
+        "vector_index": vector_index,
+        "questions": float(len(questions)),
+        "build_s": build_s,
+        "load_s": load_s,
+        "peak_rss_mb": rss_mb,
+        "small_p50_ms": percentile_ms(latencies["small"], 50),
+        "small_p95_ms": percentile_ms(latencies["small"], 95),
+        "large_p50_ms": percentile_ms(latencies["large"], 50),
+        "large_p95_ms": percentile_ms(latencies["large"], 95),
+        "ratio": percentile_ms(latencies["large"], 50) / percentile_ms(latencies["small"], 50),
+        # retrieval alone (the question already encoded): what the collection's size itself costs
+        "small_search_p50_ms": percentile_ms(searches["small"], 50),
+        "large_search_p50_ms": percentile_ms(searches["large"], 50),
+    }
+
+
+def format_answers(result: dict[str, Any]) -> str:
+    return (
+        f"{result['passages']:.0f} passages ({result['documents']:.0f} documents, {result['vector_index']}): built in "
+        f"{result['build_s']:.0f} s, loaded in {result['load_s']:.1f} s, peak memory {result['peak_rss_mb']:.0f} MB\n"
+        f"answer p50 {result['large_p50_ms']:.1f} ms (p95 {result['large_p95_ms']:.1f}) against "
+        f"{result['small_p50_ms']:.1f} ms (p95 {result['small_p95_ms']:.1f}) from one document "
+        f"({result['small_passages']:.0f} passages), {result['questions']:.0f} questions: "
+        f"ratio {result['ratio']:.2f}\n"
+        f"of which retrieval (question already encoded) p50 {result['large_search_p50_ms']:.1f} ms against "
+        f"{result['small_search_p50_ms']:.1f} ms"
+    )
 
 
 def bench_soak(

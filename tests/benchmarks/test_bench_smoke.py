@@ -61,3 +61,11 @@ def test_soak_benchmark_swaps_the_index_under_load_without_failures() -> None:
     assert result["failures"] == 0
     assert result["index_swapped"] is True
     assert result["rss_max_mb"] > 0
+
+
+def test_answers_benchmark_compares_a_large_collection_with_one_document(corpus_index_dir: Path) -> None:
+    output = citewell("bench", "answers", "--index", str(corpus_index_dir), "--counts", "600")
+    assert "ratio" in output and "retrieval" in output
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["passages"] >= 600 and result["small_passages"] < result["passages"]
+    assert result["large_p50_ms"] > 0 and result["small_search_p50_ms"] > 0

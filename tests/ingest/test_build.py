@@ -35,6 +35,7 @@ def ask(index: Index, embedder: Embedder, question: str) -> str:
 
 def test_corpus_index_answers_with_verbatim_passages(corpus_index: Index, embedder: Embedder) -> None:
     assert corpus_index.counts() == {"documents": 1, "passages": 14}
+    assert corpus_index.passages_of([0]).tolist() == list(range(14))
     document = corpus_index.documents["securing-elections"]
     for passage in corpus_index.passages:
         assert document.text[passage.start : passage.end] == passage.text
@@ -85,6 +86,10 @@ def test_reingest_reuses_unchanged_and_replaces_exactly_the_changed(
     assert [p.text for p in after.passages if p.document == "beta"] == [docs["beta"]]
     np.testing.assert_array_equal(np.load(after.version_dir / VECTORS)[:1], alpha_vectors)
     assert ask(after, embedder, "Does beta vote online?") == docs["beta"]
+    for row, document in enumerate(after.document_ids):
+        expected = [n for n, passage in enumerate(after.passages) if passage.document == document]
+        assert sorted(after.passages_of([row]).tolist()) == expected
+    assert after.passages_of([]).size == 0
     # the previous version stays for readers that still have it open; older ones are removed
     third = ingest_paths([corpus], index_dir, embedder=embedder)
     assert third.embedded_passages == 0

@@ -51,3 +51,9 @@ def test_an_unreadable_settings_file_is_a_clear_error(
     monkeypatch.setenv("CITEWELL_CONFIG", str(settings))
     with pytest.raises(ConfigError, match=r"cannot read the settings file .*citewell\.toml"):
         loaded()
+
+
+def test_an_unknown_query_precision_is_refused_at_start() -> None:
+    assert loaded({"QUERY_PRECISION": "int8"})["QUERY_PRECISION"] == "int8"
+    with pytest.raises(ConfigError, match="QUERY_PRECISION must be one of float32, int8, not 'fp8'"):
+        loaded({"QUERY_PRECISION": "fp8"})
