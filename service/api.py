@@ -129,6 +129,8 @@ def check_posted_request() -> Response | None:
         body = request.get_json()
     except BadRequest:
         return error_response(400, "the request body is not valid JSON")
+    except RecursionError:  # the standard parser recurses once per level of [ or {
+        return error_response(400, "the request body is nested too deeply")
     if not isinstance(body, dict):
         return error_response(400, "the request body must be a JSON object")
     return None

@@ -148,6 +148,12 @@ def _parser() -> argparse.ArgumentParser:
         "--counts", default="100000,1000000", help="scale, answers: collection sizes (default: %(default)s)"
     )
     bench.add_argument("--vector-index", default="auto", help="scale, answers: the index kind to measure")
+    bench.add_argument(
+        "--query-precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="query, answers: the question encoder's precision",
+    )
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=4)
     bench.set_defaults(run=_bench)
@@ -246,7 +252,9 @@ def _bench(args: argparse.Namespace) -> int:
     if args.what == "answers":
         questions = _bench_questions(args.questions)
         for count in (int(n) for n in args.counts.split(",")):
-            answers = benchmarks.bench_answers(args.index, count, questions, kind=args.vector_index)
+            answers = benchmarks.bench_answers(
+                args.index, count, questions, kind=args.vector_index, precision=args.query_precision
+            )
             print(benchmarks.format_answers(answers))
             print(json.dumps(answers))
         return 0
@@ -264,6 +272,7 @@ def _bench(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         workers=args.workers,
         threads=args.threads,
+        precision=args.query_precision,
     )
     print(benchmarks.format_query(result))
     print(json.dumps(result))

@@ -58,10 +58,12 @@ def percentile_ms(seconds: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(seconds) * 1000, q))
 
 
-def bare_query(index_dir: Path, questions: Sequence[str], rounds: int) -> dict[str, float]:
+def bare_query(
+    index_dir: Path, questions: Sequence[str], rounds: int, precision: str = "float32"
+) -> dict[str, float]:
     """The physical floor of a query here: encode the question, search FAISS; and encode alone, back to back."""
     index = load_index(index_dir)
-    embedder = Embedder(index.model)
+    embedder = Embedder(index.model, precision=precision)
     embedder.encode(questions[:1])  # warm up
     latencies: list[float] = []
     for _ in range(rounds):
@@ -100,7 +102,9 @@ def bare_query(index_dir: Path, questions: Sequence[str], rounds: int) -> dict[s
 class Server:
     """`citewell serve` in a subprocess on a free port, for the HTTP benchmarks."""
 
-    def __init__(self, index_dir: Path, *, workers: int = 1, threads: int = 4) -> None:
+    def __init__(
+        self, index_dir: Path, *, workers: int = 1, threads: int = 4, precision: str = "float32"
+    ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -111,6 +115,7 @@ class Server:
             "CITEWELL_RATE_LIMIT": "",
             "CITEWELL_QUESTION_LOG": "off",
             "CITEWELL_ANSWER_CACHE_SIZE": "0",
+            "CITEWELL_QUERY_PRECISION": precision,
         }
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -179,12 +184,13 @@ def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> d
 
 def bench_query(
     index_dir: Path, questions: Sequence[str], *, clients: Sequence[int] = (1, 4, 16), seconds: float = 30,
-    rounds: int = 5, workers: int = 1, threads: int = 4,
+    rounds: int = 5, workers: int = 1, threads: int = 4, precision: str = "float32",
 ) -> dict[str, Any]:  # fmt: skip
-    result: dict[str, Any] = bare_query(index_dir, questions, rounds)
+    result: dict[str, Any] = bare_query(index_dir, questions, rounds, precision)
+    result["query_precision"] = precision
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(questions))
-    server = Server(index_dir, workers=workers, threads=threads)
+    server = Server(index_dir, workers=workers, threads=threads, precision=precision)
     try:
         result["startup_s"] = server.wait_ready()
         http_load(server.url, Path(handle.name), 1, 2)  # warm up every path once
@@ -228,6 +234,7 @@ def bench_ingest(paths: Sequence[Path], model: str | None = None) -> dict[str, f
 
 def format_query(result: dict[str, Any]) -> str:
     lines = [
+        f"questions encoded at {result['query_precision']}; "
         f"bare encode+search p50 {result['bare_p50_ms']:.1f} ms (p95 {result['bare_p95_ms']:.1f}); "
         f"bare encode-only {result['bare_encode_per_s']:.1f} questions/s",
         f"in-process answer p50 {result['pipeline_p50_ms']:.1f} ms; a repeated question from the cache "
@@ -352,7 +359,7 @@ def repeated_documents(documents: Sequence[Document], copies: int) -> list[Docum
 
 def bench_answers(
     index_dir: Path, count: int, questions: Sequence[str], *, kind: str = "auto", noise: float = 0.02,
-    work_dir: Path | None = None,
+    work_dir: Path | None = None, precision: str = "float32",
 ) -> dict[str, Any]:  # fmt: skip
     """Answer latency from ``count`` passages against a one-document collection, each question asked of both."""
     base = load_index(index_dir)
@@ -372,7 +379,7 @@ def bench_answers(
         load_s = time.perf_counter() - began
         small = load_index(small_dir)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        embedder = Embedder(base.model)
+        embedder = Embedder(base.model, precision=precision)
         answerers = {
             "small": Answerer(Retriever(small, embedder)),
             "large": Answerer(Retriever(large, embedder)),
@@ -396,6 +403,7 @@ def bench_answers(
         "documents": float(len(documents) * copies),
         "small_passages": float(small.counts()["passages"]),
         "vector_index": vector_index,
+        "query_precision": precision,
         "questions": float(len(questions)),
         "build_s": build_s,
         "load_s": load_s,
@@ -417,7 +425,8 @@ def format_answers(result: dict[str, Any]) -> str:
         f"{result['build_s']:.0f} s, loaded in {result['load_s']:.1f} s, peak memory {result['peak_rss_mb']:.0f} MB\n"
         f"answer p50 {result['large_p50_ms']:.1f} ms (p95 {result['large_p95_ms']:.1f}) against "
         f"{result['small_p50_ms']:.1f} ms (p95 {result['small_p95_ms']:.1f}) from one document "
-        f"({result['small_passages']:.0f} passages), {result['questions']:.0f} questions: "
+        f"({result['small_passages']:.0f} passages), {result['questions']:.0f} questions encoded at "
+        f"{result['query_precision']}: "
         f"ratio {result['ratio']:.2f}\n"
         f"of which retrieval (question already encoded) p50 {result['large_search_p50_ms']:.1f} ms against "
         f"{result['small_search_p50_ms']:.1f} ms"
@@ -449,7 +458,7 @@ def bench_soak(
         swapped = False
         while load.is_alive():
             elapsed = time.monotonic() - began
-            samples.append((elapsed, sum(_rss_mb(pid) for pid in _children(server.process.pid))))
+            samples.append((elapsed, sum(rss_mb(pid) for pid in child_pids(server.process.pid))))
             if not swapped and elapsed > seconds / 2:
                 version = current_version(index_dir)
                 build_index(load_documents(corpus).documents, index_dir, embedder=embedder)
@@ -474,12 +483,12 @@ def bench_soak(
     return result
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return [int(child) for child in found]
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:

@@ -6,13 +6,18 @@ the document: no 500, no schema violation, no undocumented status or content typ
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.openapi import from_url
+
+from service.benchmarks import child_pids, rss_mb
 
 from .conftest import ServerProcess
 
@@ -42,3 +47,49 @@ def test_every_response_conforms_to_the_openapi_document(server: ServerProcess, 
         case.call_and_validate(base_url=server.url, timeout=30)
 
     conforms()
+
+
+def _hostile_bodies() -> dict[str, bytes]:
+    def body(value: object) -> bytes:
+        return json.dumps(value).encode()
+
+    long_turn = {"role": "user", "content": "Which agency? " * 700}  # 9,800 characters
+    return {
+        "arrays nested 20,000 deep": b'{"question": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        "objects nested 10,000 deep": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        "a lone surrogate": b'{"question": "Who oversees \\ud800 elections?"}',
+        "NUL, bell and escape codes": body({"question": "Who\u0000 oversees\u0007 elections\u001b[31m?"}),
+        "bidi overrides and zero-width marks": body(
+            {"question": "\u202eWho\u200b oversees\u2066 elections?\ufeff"}
+        ),
+        "999 combining accents": body({"question": "e" + "\u0301" * 999}),
+        "an integer of 5,000 digits": b'{"question": "Who?", "top_k": 1' + b"0" * 5_000 + b"}",
+        "an infinite float": b'{"question": "Who?", "top_k": 1e999}',
+        "NaN": b'{"question": "Who?", "top_k": NaN}',
+        "duplicate keys": b'{"question": "a", "question": "Who oversees elections in the U.S.?"}',
+        "the largest history": body({"question": "Why?", "history": [long_turn] * 6}),
+    }
+
+
+@pytest.mark.slow
+def test_hostile_bodies_get_clear_answers_or_errors_and_memory_stays_bounded(server: ServerProcess) -> None:
+    """Huge, deeply nested, non-character and Unicode-trick inputs: a JSON answer or a JSON error, never a
+    500 or a hang; then 100 of the heaviest valid requests leave the worker's memory where it was."""
+    for name, payload in _hostile_bodies().items():
+        response = requests.post(
+            server.url + "/api/ask", data=payload, headers={"Content-Type": "application/json"}, timeout=30
+        )
+        assert response.status_code in (200, 400), (name, response.status_code, response.text[:300])
+        assert response.headers["Content-Type"].startswith("application/json"), name
+        body = response.json()
+        assert ("answered" in body) if response.status_code == 200 else body["error"]["message"], name
+
+    [worker] = child_pids(server.process.pid)
+    heaviest = {"history": [{"role": "user", "content": "Which agency? " * 700}] * 6, "top_k": 10}
+    server.ask("Who oversees elections? " * 40, **heaviest)  # the first pays for warm caches
+    before = rss_mb(worker)
+    for n in range(100):
+        response = server.ask(f"Who oversees elections in state number {n}? " * 20, **heaviest)
+        assert response.status_code == 200
+    grown = rss_mb(worker) - before
+    assert grown < 40, f"the worker grew by {grown:.0f} MB over 100 requests"
