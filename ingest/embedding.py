@@ -113,9 +113,8 @@ def _quantized(model: SentenceTransformer) -> SentenceTransformer:
     import torch
 
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # the deprecation notice, once per process, is not the user's to act on
+        # torch's notice that this API is deprecated is for us, not for whoever runs citewell
+        warnings.simplefilter("ignore")
         quantized: SentenceTransformer = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
             model, {torch.nn.Linear}, dtype=torch.qint8
         )

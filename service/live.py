@@ -109,7 +109,13 @@ class LiveAnswerer:
         if loaded is None:
             return {"ready": False, "reason": self._problem}
         index = loaded.answerer.index
-        return {"ready": True, **index.counts(), "version": loaded.version_dir.name, "model": index.model}
+        return {
+            "ready": True,
+            **index.counts(),
+            "version": loaded.version_dir.name,
+            "model": index.model,
+            "query_precision": loaded.answerer.retriever.embedder.precision,
+        }
 
     def _run(self) -> None:
         try:

@@ -124,6 +124,7 @@ class ReadyResponse(BaseModel):
     passages: int
     version: str
     model: str
+    query_precision: Literal["float32", "int8"]
 
 
 class ErrorDetail(BaseModel):

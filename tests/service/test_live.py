@@ -30,3 +30,12 @@ def test_repeated_questions_come_from_the_cache(corpus_index_dir: Path, embedder
     ]
     assert live.ask(question, history=history) is not first
     assert live.ask(question, history=history) is live.ask(question, history=history)
+
+
+def test_questions_can_be_encoded_at_int8(corpus_index_dir: Path) -> None:
+    live = LiveAnswerer(corpus_index_dir, DEFAULT_MODEL, reload_interval=0, precision="int8")
+    live.start()
+    assert live.wait_ready(60)
+    assert live.status()["query_precision"] == "int8"
+    answer = live.ask("When was election infrastructure designated critical infrastructure?")
+    assert answer.answered and "January 6, 2017" in answer.answer
