@@ -7,6 +7,8 @@ the document: no 500, no schema violation, no undocumented status or content typ
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -71,10 +73,25 @@ def _hostile_bodies() -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="module")
+def own_server(corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of its own: its memory is measured, and its questions stay out of the shared question log."""
+    log = tmp_path_factory.mktemp("hostile") / "server.log"
+    process = ServerProcess(corpus_index_dir, log, {"RATE_LIMIT": "", "QUESTION_LOG": "off"})
+    try:
+        process.wait_until("/api/ready")
+        yield process
+    finally:
+        process.stop()
+
+
 @pytest.mark.slow
-def test_hostile_bodies_get_clear_answers_or_errors_and_memory_stays_bounded(server: ServerProcess) -> None:
+def test_hostile_bodies_get_clear_answers_or_errors_and_memory_stays_bounded(
+    own_server: ServerProcess,
+) -> None:
     """Huge, deeply nested, non-character and Unicode-trick inputs: a JSON answer or a JSON error, never a
     500 or a hang; then 100 of the heaviest valid requests leave the worker's memory where it was."""
+    server = own_server
     for name, payload in _hostile_bodies().items():
         response = requests.post(
             server.url + "/api/ask", data=payload, headers={"Content-Type": "application/json"}, timeout=30
