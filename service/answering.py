@@ -71,6 +71,9 @@ class AnswerSettings:
     window: float = 0.4
     windows_per_passage: int = 2
     min_windows: int = 6
+    # at most this many of the windows scored come from one paragraph, so that a paragraph whose words or heading
+    # match the question (a list of links under a heading that asks the question) cannot crowd out the others
+    windows_per_paragraph: int = 2
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -160,7 +163,7 @@ class Answerer:
         best: tuple[float, str, list[_ScoredSpan]] | None = None
         for query in tries:
             vector = self.retriever.encode(query)
-            pool = self.retriever.search(query, windows, query_vector=vector)
+            pool = self._diverse(self.retriever.search(query, windows * 3, query_vector=vector), windows)
             ranked = self._rank_spans(query, vector, pool)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
@@ -174,6 +177,27 @@ class Answerer:
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, query)
+
+    def _diverse(self, ranked: list[Candidate], windows: int) -> list[Candidate]:
+        """The best ``windows`` candidates, at most ``windows_per_paragraph`` of them from any one paragraph."""
+        chosen: list[Candidate] = []
+        per_paragraph: dict[tuple[str, int], int] = {}
+        for candidate in ranked:
+            paragraph = self._paragraph_of(candidate.passage)
+            if per_paragraph.get(paragraph, 0) < self.settings.windows_per_paragraph:
+                per_paragraph[paragraph] = per_paragraph.get(paragraph, 0) + 1
+                chosen.append(candidate)
+                if len(chosen) == windows:
+                    break
+        return chosen
+
+    def _paragraph_of(self, row: int) -> tuple[str, int]:
+        """(document, start of the block) of passage ``row``."""
+        passage = self.index.passages[row]
+        blocks = self.index.documents[passage.document].blocks
+        return passage.document, blocks[
+            bisect.bisect_right([b.start for b in blocks], passage.start) - 1
+        ].start
 
     def _rank_spans(self, query: str, vector: np.ndarray, pool: list[Candidate]) -> list[_ScoredSpan]:
         """Every sentence of the retrieved windows, and every pair of adjacent sentences in one window,

@@ -320,9 +320,9 @@ def _eval(args: argparse.Namespace) -> int:
     from service import evaluation
 
     embedder = Embedder(args.model)
-    questions = embedder
+    question_embedder = embedder  # passages are always encoded at float32; questions may be int8
     if args.query_precision != embedder.precision:
-        questions = Embedder(args.model, precision=args.query_precision)
+        question_embedder = Embedder(args.model, precision=args.query_precision)
     weights = RetrievalWeights()
     if args.weights:
         dense, lexical, document = (float(w) for w in args.weights.split(","))
@@ -337,16 +337,18 @@ def _eval(args: argparse.Namespace) -> int:
     if source.is_dir():
         report = evaluation.evaluate_beir(
             source, args.split, embedder, weights=weights, chunking=chunking, cache_dir=args.cache,
-            limit=args.limit, seed=args.seed, query_embedder=questions,
+            limit=args.limit, seed=args.seed, query_embedder=question_embedder,
         )  # fmt: skip
     elif source.suffix == ".json":
         report = evaluation.evaluate_squad(
             source, embedder, weights=weights, chunking=chunking, settings=AnswerSettings(min_score=args.min_score),
-            cache_dir=args.cache, limit=args.limit, seed=args.seed, query_embedder=questions,
+            cache_dir=args.cache, limit=args.limit, seed=args.seed, query_embedder=question_embedder,
         )  # fmt: skip
     else:
         index = load_index(args.index, model=args.model)
-        answerer = Answerer(Retriever(index, questions, weights), AnswerSettings(min_score=args.min_score))
+        answerer = Answerer(
+            Retriever(index, question_embedder, weights), AnswerSettings(min_score=args.min_score)
+        )
         report = evaluation.evaluate_questions(
             source, answerer, calibrate=args.calibrate, limit=args.limit, seed=args.seed
         )

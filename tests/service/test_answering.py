@@ -102,6 +102,17 @@ def test_extra_questions_about_the_corpus_are_answered_and_others_refused(answer
         assert not answerer.ask(question).answered
 
 
+def test_a_list_of_links_under_a_heading_that_asks_the_question_does_not_crowd_out_the_answer(
+    answerer: Answerer,
+) -> None:
+    # The section "Who Oversees the Elections Process in the U.S.?" ends in a list of links, cut into many short
+    # windows that match the heading better than the paragraph that answers; all six windows scored used to be
+    # links, and the answer was "About Cybersecurity and Our Elections (September 2016)".
+    answer = answerer.ask("Who oversees elections in the U.S.?")
+    assert answer.answered
+    assert "designated chief election official" in answer.answer
+
+
 @pytest.mark.parametrize("top_k", [1, 3, 10, 50])
 def test_top_k_passages_never_overlap(answerer: Answerer, corpus_index: Index, top_k: int) -> None:
     answer = answerer.ask("What is NASS doing about election security?", top_k=top_k)
