@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest import Block
 from service.retrieval import Candidate, Retriever
 
 Span = tuple[int, int]
@@ -192,12 +193,14 @@ class Answerer:
         return chosen
 
     def _paragraph_of(self, row: int) -> tuple[str, int]:
-        """(document, start of the block) of passage ``row``."""
+        """(document, start of its block): which paragraph passage ``row`` belongs to."""
+        return self.index.passages[row].document, self._block_of(row).start
+
+    def _block_of(self, row: int) -> Block:
+        """The block (paragraph, heading, list item) of its document that passage ``row`` starts in."""
         passage = self.index.passages[row]
         blocks = self.index.documents[passage.document].blocks
-        return passage.document, blocks[
-            bisect.bisect_right([b.start for b in blocks], passage.start) - 1
-        ].start
+        return blocks[bisect.bisect_right([b.start for b in blocks], passage.start) - 1]
 
     def _rank_spans(self, query: str, vector: np.ndarray, pool: list[Candidate]) -> list[_ScoredSpan]:
         """Every sentence of the retrieved windows, and every pair of adjacent sentences in one window,
@@ -284,9 +287,7 @@ class Answerer:
         """Sentences of the paragraph holding passage ``row``, from the neighbouring windows of that paragraph."""
         passages = self.index.passages
         passage = passages[row]
-        document = self.index.documents[passage.document]
-        starts = [b.start for b in document.blocks]
-        block = document.blocks[bisect.bisect_right(starts, passage.start) - 1]
+        block = self._block_of(row)
         reach = self.settings.context_sentences + 2
         spans: set[Span] = set()
         for other in passages[max(0, row - reach) : row + reach + 1]:

@@ -19,8 +19,8 @@ DEFAULTS: dict[str, Any] = {
     # where the index lives (built by `citewell ingest`) and the model that reads questions
     "INDEX": ".citewell/index",
     "MODEL": DEFAULT_MODEL,
-    # the precision questions are encoded at: "int8" is about 2.5x faster than "float32" on a CPU, at a cost within
-    # a few thousandths of nDCG (README Benchmarks); passages are always encoded at full precision
+    # the precision questions are encoded at: "int8" is about 2.5x faster than "float32" on a CPU, with SciFact nDCG
+    # unchanged but answer scores slightly lower (README, Evaluation); passages are always encoded at full precision
     "QUERY_PRECISION": "float32",
     # refuse below this answer score; None keeps the calibrated default of the answering engine
     "MIN_SCORE": None,
