@@ -7,6 +7,7 @@ character offset in the index refers to.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -70,6 +71,10 @@ class Document:
 
     def block_text(self, block: Block) -> str:
         return self.text[block.start : block.end]
+
+    def block_at(self, offset: int) -> Block:
+        """The block holding character ``offset``: the last one that starts at or before it (binary search)."""
+        return self.blocks[bisect.bisect_right(self.blocks, offset, key=lambda block: block.start) - 1]
 
 
 @dataclass(frozen=True)

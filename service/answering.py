@@ -6,7 +6,6 @@ best evidence scores below ``AnswerSettings.min_score`` the answer is a refusal 
 
 from __future__ import annotations
 
-import bisect
 import re
 import threading
 from collections import OrderedDict
@@ -199,8 +198,7 @@ class Answerer:
     def _block_of(self, row: int) -> Block:
         """The block (paragraph, heading, list item) of its document that passage ``row`` starts in."""
         passage = self.index.passages[row]
-        blocks = self.index.documents[passage.document].blocks
-        return blocks[bisect.bisect_right([b.start for b in blocks], passage.start) - 1]
+        return self.index.documents[passage.document].block_at(passage.start)
 
     def _rank_spans(self, query: str, vector: np.ndarray, pool: list[Candidate]) -> list[_ScoredSpan]:
         """Every sentence of the retrieved windows, and every pair of adjacent sentences in one window,

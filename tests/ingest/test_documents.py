@@ -31,6 +31,11 @@ def test_compose_joins_normalised_blocks_with_exact_offsets() -> None:
         "Second one.",
     ]
     assert [b.kind for b in doc.blocks] == ["heading", "paragraph", "heading", "paragraph"]
+    # every character, the blank lines between blocks included, belongs to the block that starts at or before it
+    first = doc.text.index("First")
+    assert doc.block_at(0) == doc.block_at(first - 1) == doc.blocks[0]
+    assert doc.block_at(first) == doc.block_at(first + 5) == doc.blocks[1]
+    assert doc.block_at(len(doc.text) - 1) == doc.blocks[3]
 
 
 def test_content_hash_follows_content() -> None:
