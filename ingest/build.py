@@ -36,6 +36,8 @@ from ingest.index import (
     LEXICAL_PASSAGES,
     MANIFEST,
     PASSAGES,
+    SENTENCE_ROWS,
+    SENTENCE_VECTORS,
     VECTORS,
     VERSION_PREFIX,
     current_version,
@@ -84,6 +86,7 @@ def ingest_paths(
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
     vector_index: str = "auto",
+    sentence_vectors: bool = False,
 ) -> BuildReport:
     """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents.
 
@@ -102,6 +105,7 @@ def ingest_paths(
         chunking=chunking,
         progress=progress,
         vector_index=vector_index,
+        sentence_vectors=sentence_vectors,
     )
     report.problems = loaded.problems
     return report
@@ -115,8 +119,12 @@ def build_index(
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
     vector_index: str = "auto",
+    sentence_vectors: bool = False,
 ) -> BuildReport:
-    """Write a new index version holding ``documents`` and make it the live one."""
+    """Write a new index version holding ``documents`` and make it the live one.
+
+    ``sentence_vectors`` also embeds every sentence (about 1.7x the embedding work), so that answering scores
+    sentences without running the model on them: what keeps answers fast in a large collection."""
     chunking = chunking or ChunkingConfig()
     began = time.monotonic()
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +135,7 @@ def build_index(
         version_dir.mkdir()
         try:
             report = _write_version(
-                documents, version_dir, embedder, chunking, previous, progress, vector_index
+                documents, version_dir, embedder, chunking, previous, progress, vector_index, sentence_vectors
             )
             switch_current(index_dir, version_dir)
         except (
@@ -153,6 +161,7 @@ def _write_version(
     previous: _ReusableIndex | None,
     progress: bool,
     vector_index: str,
+    sentence_vectors: bool,
 ) -> BuildReport:
     hashes = [doc.content_hash for doc in documents]
     passages_by_doc = [chunk_document(doc, chunking) for doc in documents]
@@ -175,13 +184,12 @@ def _write_version(
             texts.extend(embedding_input(p, doc.title) for p in passages)
         row += len(passages)
 
-    with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress) as bar:
-        done = 0
-        for batch in embedder.encode_batches(texts):
-            vectors[to_embed[done : done + len(batch)]] = batch
-            done += len(batch)
-            bar.update(len(batch))
-    vectors.flush()
+    _embed_into(vectors, to_embed, texts, embedder, "passage", progress)
+    sentence_entries = (
+        _write_sentence_vectors(documents, hashes, passages_by_doc, version_dir, embedder, previous, progress)
+        if sentence_vectors
+        else None
+    )
 
     searchable, vector_index_settings = build_vector_index(vectors, vector_index)
     faiss.write_index(searchable, str(version_dir / FAISS_INDEX))
@@ -213,11 +221,17 @@ def _write_version(
         "chunking": chunking.as_dict(),
         "vector_index": vector_index_settings,
         "embedding_input_version": EMBEDDING_INPUT_VERSION,
+        "sentence_vectors": sentence_entries is not None,
         "faiss_index": "IndexFlatIP",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "counts": {"documents": len(documents), "passages": total},
         "documents": {
-            doc.id: {"hash": h, "first_passage": int(offsets[i]), "passages": len(passages_by_doc[i])}
+            doc.id: {
+                "hash": h,
+                "first_passage": int(offsets[i]),
+                "passages": len(passages_by_doc[i]),
+                **(sentence_entries[i] if sentence_entries is not None else {}),
+            }
             for i, (doc, h) in enumerate(zip(documents, hashes, strict=True))
         },
         "files": sizes,
@@ -229,6 +243,65 @@ def _write_version(
     return BuildReport(version_dir, len(documents), total, len(texts), reused, removed)
 
 
+def _write_sentence_vectors(
+    documents: Sequence[Document],
+    hashes: Sequence[str],
+    passages_by_doc: Sequence[Sequence[Passage]],
+    version_dir: Path,
+    embedder: Embedder,
+    previous: _ReusableIndex | None,
+    progress: bool,
+) -> list[dict[str, int]]:
+    """Embed each document's sentences once (windows share sentences), in document order, as float16 rows of
+    SENTENCE_VECTORS; SENTENCE_ROWS holds each passage's first row. Returns each document's manifest entry."""
+    entries: list[dict[str, int]] = []
+    first_rows: list[int] = []
+    spans_by_doc: list[list[tuple[int, int]]] = []
+    row = 0
+    for passages in passages_by_doc:
+        spans = sorted({span for passage in passages for span in passage.sentences})
+        position = {span: row + n for n, span in enumerate(spans)}
+        first_rows.extend(position[passage.sentences[0]] for passage in passages)
+        entries.append({"first_sentence": row, "sentences": len(spans)})
+        spans_by_doc.append(spans)
+        row += len(spans)
+    np.save(version_dir / SENTENCE_ROWS, np.asarray(first_rows, dtype=np.int64))
+
+    store = open_memmap(
+        version_dir / SENTENCE_VECTORS, mode="w+", dtype=np.float16, shape=(row, embedder.dimension)
+    )
+    to_embed: list[int] = []
+    texts: list[str] = []
+    for doc, content_hash, spans, entry in zip(documents, hashes, spans_by_doc, entries, strict=True):
+        first = entry["first_sentence"]
+        old_rows = previous.sentence_rows_for(doc.id, content_hash, len(spans)) if previous else None
+        if previous is not None and previous.sentence_vectors is not None and old_rows is not None:
+            store[first : first + len(spans)] = previous.sentence_vectors[old_rows]
+        else:
+            to_embed.extend(range(first, first + len(spans)))
+            texts.extend(doc.text[start:end] for start, end in spans)
+    _embed_into(store, to_embed, texts, embedder, "sentence", progress)
+    return entries
+
+
+def _embed_into(
+    store: np.memmap[Any, Any],
+    rows: list[int],
+    texts: list[str],
+    embedder: Embedder,
+    unit: str,
+    progress: bool,
+) -> None:
+    """Encode ``texts`` batch by batch into ``rows`` of the memory-mapped ``store``, then flush it to disk."""
+    with tqdm(total=len(texts), unit=unit, desc=f"embedding {unit}s", disable=not progress) as bar:
+        done = 0
+        for batch in embedder.encode_batches(texts):
+            store[rows[done : done + len(batch)]] = batch
+            done += len(batch)
+            bar.update(len(batch))
+    store.flush()
+
+
 class _ReusableIndex:
     """The live index's vectors, memory-mapped, for documents whose content has not changed."""
 
@@ -236,6 +309,11 @@ class _ReusableIndex:
         self.name = version_dir.name
         self.entries: dict[str, dict[str, Any]] = manifest["documents"]
         self.vectors = np.load(version_dir / VECTORS, mmap_mode="r")
+        self.sentence_vectors = (
+            np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r")
+            if manifest.get("sentence_vectors")
+            else None
+        )
 
     @property
     def document_ids(self) -> list[str]:
@@ -271,6 +349,15 @@ class _ReusableIndex:
         if first + count > len(self.vectors):
             return None
         return slice(first, first + count)
+
+    def sentence_rows_for(self, doc_id: str, content_hash: str, count: int) -> slice | None:
+        entry = self.entries.get(doc_id)
+        if self.sentence_vectors is None or not entry or entry["hash"] != content_hash:
+            return None
+        first = entry.get("first_sentence")
+        if first is None or entry.get("sentences") != count or first + count > len(self.sentence_vectors):
+            return None
+        return slice(int(first), int(first) + count)
 
 
 @contextmanager

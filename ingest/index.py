@@ -12,6 +12,8 @@ Layout (one folder per build; ``CURRENT`` names the live one and is replaced ato
         passages.faiss      the FAISS index over those vectors
         bm25-passages/      BM25 over each passage (with its title and section)
         bm25-documents/     BM25 over each whole document
+        sentence-vectors.npy  only with sentence vectors: float16 vectors of every sentence, in document order
+        sentence-rows.npy     only with sentence vectors: row of each passage's first sentence in that file
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ VECTORS = "vectors.npy"
 FAISS_INDEX = "passages.faiss"
 LEXICAL_PASSAGES = "bm25-passages"
 LEXICAL_DOCUMENTS = "bm25-documents"
+SENTENCE_VECTORS = "sentence-vectors.npy"
+SENTENCE_ROWS = "sentence-rows.npy"
 DATA_FILES = (DOCUMENTS, PASSAGES, VECTORS, FAISS_INDEX)
 VERSION_PREFIX = "v-"
 
@@ -188,6 +192,13 @@ class Index:
             self.passage_document[self._by_document], np.arange(len(self.document_ids) + 1)
         )
         self.vectors: Vectors = np.load(version_dir / VECTORS, mmap_mode="r")
+        # Sentence vectors computed at ingest (``citewell ingest --sentence-vectors``), so that answering a large
+        # collection need not encode the sentences it scores; passage i's sentence j is row first_sentence[i] + j.
+        self.sentence_vectors: NDArray[np.float16] | None = None
+        self.first_sentence: NDArray[np.int64] | None = None
+        if manifest.get("sentence_vectors"):
+            self.sentence_vectors = np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r")
+            self.first_sentence = np.load(version_dir / SENTENCE_ROWS)
 
     @property
     def model(self) -> str:
@@ -243,8 +254,19 @@ def load_index(index_dir: Path, *, model: str | None = None) -> Index:
             f"index at {version_dir} is damaged ({faiss_index.ntotal} vectors for {len(passages)} passages); "
             "rebuild with `citewell ingest`"
         )
+    try:
+        index = Index(version_dir, manifest, documents, passages, faiss_index, lexical, document_lexical)
+    except (OSError, ValueError) as exc:
+        raise IncompatibleIndex(
+            f"index at {version_dir} is damaged ({exc}); rebuild with `citewell ingest`"
+        ) from exc
+    if index.first_sentence is not None and len(index.first_sentence) != len(passages):
+        raise IncompatibleIndex(
+            f"index at {version_dir} is damaged ({len(index.first_sentence)} sentence rows for {len(passages)} "
+            "passages); rebuild with `citewell ingest`"
+        )
     logger.info("loaded index %s: %d documents, %d passages", version_dir, len(documents), len(passages))
-    return Index(version_dir, manifest, documents, passages, faiss_index, lexical, document_lexical)
+    return index
 
 
 def check_compatible(manifest: dict[str, Any], version_dir: Path, model: str | None) -> None:

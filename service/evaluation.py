@@ -216,10 +216,16 @@ def cached_index(
     cache_dir: Path,
     embedder: Embedder,
     chunking: ChunkingConfig,
+    *,
+    sentence_vectors: bool = False,
 ) -> Index:
-    """An index of ``source`` under ``cache_dir``, rebuilt only when the file, model or chunking changed."""
+    """An index of ``source`` under ``cache_dir``, rebuilt only when the file, model, chunking or the choice of
+    sentence vectors changed."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    key = hashlib.sha256(json.dumps([digest, embedder.name, chunking.as_dict()]).encode()).hexdigest()[:16]
+    recipe: list[object] = [digest, embedder.name, chunking.as_dict()]
+    if sentence_vectors:  # appended only when set, so indexes cached before this option stay valid
+        recipe.append("sentence-vectors")
+    key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
     folder = cache_dir / f"{name}-{key}"
     index_dir, stamp = folder / "index", folder / "built-from.json"
     if not stamp.exists():
@@ -359,8 +365,10 @@ def evaluate_squad(
     limit: int | None = None,
     seed: int = 13,
     query_embedder: Embedder | None = None,
+    sentence_vectors: bool = False,
 ) -> Report:
-    """Paragraph recall and answers; ``embedder`` encodes the paragraphs, ``query_embedder`` the questions."""
+    """Paragraph recall and answers; ``embedder`` encodes the paragraphs, ``query_embedder`` the questions;
+    ``sentence_vectors`` builds the index with them (``citewell ingest --sentence-vectors``)."""
     paragraphs, questions = read_squad(path)
 
     def build(index_dir: Path) -> None:
@@ -368,9 +376,18 @@ def evaluate_squad(
             compose_document(id=pid, title=title, raw_blocks=[RawBlock("paragraph", text)])
             for pid, title, text in paragraphs
         ]
-        build_index(documents, index_dir, embedder=embedder, chunking=chunking, progress=True)
+        build_index(
+            documents,
+            index_dir,
+            embedder=embedder,
+            chunking=chunking,
+            progress=True,
+            sentence_vectors=sentence_vectors,
+        )
 
-    index = cached_index(f"squad-{path.stem}", path, build, cache_dir, embedder, chunking)
+    index = cached_index(
+        f"squad-{path.stem}", path, build, cache_dir, embedder, chunking, sentence_vectors=sentence_vectors
+    )
     chosen = [questions[i] for i in map(int, _sample([str(i) for i in range(len(questions))], limit, seed))]
     retriever = Retriever(index, query_embedder or embedder, weights)
     answerer = Answerer(retriever, settings)
@@ -399,6 +416,7 @@ def evaluate_squad(
         "paragraphs": len(paragraphs),
         "weights": weights.as_dict(),
         "query_precision": retriever.embedder.precision,
+        "sentence_vectors": index.sentence_vectors is not None,
         "chunking": chunking.as_dict(),
         "metrics": {name: mean([float(r[name]) for r in results]) for name in names},
         "seconds_per_query": seconds / max(len(results), 1),

@@ -63,9 +63,14 @@ def test_soak_benchmark_swaps_the_index_under_load_without_failures() -> None:
     assert result["rss_max_mb"] > 0
 
 
-def test_answers_benchmark_compares_a_large_collection_with_one_document(corpus_index_dir: Path) -> None:
-    output = citewell("bench", "answers", "--index", str(corpus_index_dir), "--counts", "600")
+@pytest.mark.parametrize("sentence_vectors", [False, True])
+def test_answers_benchmark_compares_a_large_collection_with_one_document(
+    corpus_index_dir: Path, sentence_vectors: bool
+) -> None:
+    options = ["--sentence-vectors"] if sentence_vectors else []
+    output = citewell("bench", "answers", "--index", str(corpus_index_dir), "--counts", "600", *options)
     assert "ratio" in output and "retrieval" in output
     result = json.loads(output.strip().splitlines()[-1])
+    assert result["sentence_vectors"] is sentence_vectors
     assert result["passages"] >= 600 and result["small_passages"] < result["passages"]
     assert result["large_p50_ms"] > 0 and result["small_search_p50_ms"] > 0

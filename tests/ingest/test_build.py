@@ -97,6 +97,53 @@ def test_reingest_reuses_unchanged_and_replaces_exactly_the_changed(
     assert versions == sorted([second.version_dir.name, third.version_dir.name])
 
 
+def test_sentence_vectors_hold_every_sentence_once_and_are_reused(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, index_dir = tmp_path / "docs", tmp_path / "index"
+    docs = {
+        "alpha": "Alpha voting starts in spring. Alpha counting is by hand. Alpha audits follow in June. "
+        "Alpha results are final in July.",
+        "beta": "Beta ballots are mailed. Beta results arrive in June.",
+    }
+    write_corpus(corpus, docs)
+    encoded: list[str] = []
+    encode = embedder.encode
+
+    def counting_encode(texts: list[str], **options: bool) -> np.ndarray:
+        encoded.extend(texts)
+        return encode(texts, **options)
+
+    monkeypatch.setattr(embedder, "encode", counting_encode)
+    ingest_paths([corpus], index_dir, embedder=embedder, sentence_vectors=True)
+    index = load_index(index_dir)
+    assert index.manifest["sentence_vectors"] and index.sentence_vectors is not None
+    assert index.first_sentence is not None
+    # alpha's four sentences sit in two overlapping windows, but each is embedded and stored once
+    sentences = {(p.document, span) for p in index.passages for span in p.sentences}
+    assert len(index.passages) == 3 and len(sentences) == 6 == len(index.sentence_vectors)
+    assert sum(text in docs["alpha"] and text.count(".") == 1 for text in encoded) == 4
+    for row, passage in enumerate(index.passages):
+        text = index.documents[passage.document].text
+        for number, (start, end) in enumerate(passage.sentences):
+            stored = np.asarray(index.sentence_vectors[index.first_sentence[row] + number], dtype=np.float32)
+            np.testing.assert_allclose(stored, encode([text[start:end]])[0], atol=2e-3)
+    alpha_rows = np.asarray(index.sentence_vectors[:4]).copy()
+
+    docs["beta"] = "Beta now votes online. Nothing else changed."
+    write_corpus(corpus, docs)
+    encoded.clear()
+    ingest_paths([corpus], index_dir, embedder=embedder, sentence_vectors=True)
+    after = load_index(index_dir)
+    assert after.sentence_vectors is not None
+    # only beta is embedded again: its passage (with its title) and its two sentences
+    assert len(encoded) == 3 and not any("Alpha" in text for text in encoded)
+    assert {"Beta now votes online.", "Nothing else changed."} < set(encoded)
+    np.testing.assert_array_equal(np.asarray(after.sentence_vectors[:4]), alpha_rows)
+    ingest_paths([corpus], index_dir, embedder=embedder)
+    assert load_index(index_dir).sentence_vectors is None
+
+
 def test_changed_chunking_reembeds_everything(tmp_path: Path, embedder: Embedder) -> None:
     documents = load_documents([CORPUS]).documents
     build_index(documents, tmp_path / "i", embedder=embedder)

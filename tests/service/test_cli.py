@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import load_index
 from service.cli import main
 
 from ..conftest import CORPUS
@@ -37,6 +38,13 @@ def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
 
     assert main(["ask", "Which council does NASS use?", "--index", str(tmp_path / "index")]) == 0
     assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
+
+
+def test_ingest_with_sentence_vectors_stores_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(CORPUS), "--sentence-vectors", "--index", str(tmp_path / "index")]) == 0
+    assert "14 passages (14 embedded, 0 documents reused), with sentence vectors" in capsys.readouterr().out
+    index = load_index(tmp_path / "index")
+    assert index.sentence_vectors is not None and index.sentence_vectors.shape[1] == 384
 
 
 def test_ingest_fails_when_nothing_usable_remains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,16 +21,19 @@ PARAGRAPHS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def harbor_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Index:
+def build_harbor(folder: Path, embedder: Embedder, *, sentence_vectors: bool = False) -> Index:
     document = compose_document(
         id="harbor",
         title="The harbor village",
         raw_blocks=[RawBlock("paragraph", text) for text in PARAGRAPHS],
     )
-    index_dir = tmp_path_factory.mktemp("harbor") / "index"
-    build_index([document], index_dir, embedder=embedder)
-    return load_index(index_dir)
+    build_index([document], folder / "index", embedder=embedder, sentence_vectors=sentence_vectors)
+    return load_index(folder / "index")
+
+
+@pytest.fixture(scope="module")
+def harbor_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Index:
+    return build_harbor(tmp_path_factory.mktemp("harbor"), embedder)
 
 
 def test_an_answer_split_over_two_sentences_is_highlighted_whole(
@@ -77,3 +81,21 @@ def test_answers_are_the_same_with_a_warm_cache(harbor_index: Index, embedder: E
     cold = answerer.ask(question)
     warm = answerer.ask(question)
     assert cold == warm and "twice a day" in warm.answer
+
+
+def test_sentence_vectors_from_the_index_give_the_same_highlights_without_running_the_model_on_sentences(
+    harbor_index: Index, tmp_path: Path, embedder: Embedder
+) -> None:
+    stored = Answerer(Retriever(build_harbor(tmp_path, embedder, sentence_vectors=True), embedder))
+    encoder = CountingEncoder()
+    stored._span_vectors = _VectorCache(encoder)
+    encoded = Answerer(Retriever(harbor_index, embedder))
+    for question in [
+        "Which council runs the lighthouse?",  # a pair: its vector is made from its two sentences
+        "When does the bakery open?",
+        "How often do ferries leave for the islands?",
+    ]:
+        from_index, from_model = stored.ask(question), encoded.ask(question)
+        assert from_index.answer == from_model.answer
+        assert from_index.passages[0].score == pytest.approx(from_model.passages[0].score, abs=0.03)
+    assert encoder.calls == []
