@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
         default="float32",
         help="query, answers: the question encoder's precision",
     )
-    with_sentence_vectors(bench, "answers: ")
+    with_sentence_vectors(bench, "ingest, answers: ")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=4)
     bench.set_defaults(run=_bench)
@@ -253,7 +253,8 @@ def _bench(args: argparse.Namespace) -> int:
     from service import benchmarks
 
     if args.what == "ingest":
-        print(benchmarks.format_ingest(benchmarks.bench_ingest(args.paths)))
+        ingest = benchmarks.bench_ingest(args.paths, sentence_vectors=args.sentence_vectors)
+        print(benchmarks.format_ingest(ingest))
         return 0
     if args.what == "soak":
         soak = benchmarks.bench_soak(

@@ -44,7 +44,7 @@ from ingest import (
 )
 from ingest.build import embedding_input
 from ingest.embedding import Vectors
-from ingest.index import current_version
+from ingest.index import SENTENCE_VECTORS, current_version
 from ingest.vector_search import build_vector_index
 from service.answering import Answerer, AnswerSettings
 from service.live import LiveAnswerer
@@ -208,8 +208,11 @@ def bench_query(
     return result
 
 
-def bench_ingest(paths: Sequence[Path], model: str | None = None) -> dict[str, float]:
-    """build_index against bare encoding of exactly the texts it embeds; peak memory of each in its own process."""
+def bench_ingest(
+    paths: Sequence[Path], model: str | None = None, *, sentence_vectors: bool = False
+) -> dict[str, float]:
+    """build_index against bare encoding of exactly the texts it embeds; peak memory. With ``sentence_vectors``,
+    also a build with them, and its time against the build without."""
     documents = load_documents(paths).documents
     embedder = Embedder(model) if model else Embedder()
     texts = [embedding_input(passage, doc.title) for doc in documents for passage in chunk_document(doc)]
@@ -222,7 +225,7 @@ def bench_ingest(paths: Sequence[Path], model: str | None = None) -> dict[str, f
         began = time.perf_counter()
         report = build_index(documents, Path(folder) / "index", embedder=embedder)
         built = time.perf_counter() - began
-    return {
+    result = {
         "documents": float(len(documents)),
         "passages": float(report.passages),
         "bare_passages_per_s": len(texts) / bare,
@@ -230,6 +233,17 @@ def bench_ingest(paths: Sequence[Path], model: str | None = None) -> dict[str, f
         "ingest_ratio": (report.passages / built) / (len(texts) / bare),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    if sentence_vectors:
+        with tempfile.TemporaryDirectory() as folder:
+            began = time.perf_counter()
+            build_index(documents, Path(folder) / "index", embedder=embedder, sentence_vectors=True)
+            result["sentence_vectors_passages_per_s"] = report.passages / (time.perf_counter() - began)
+            sentences = np.load(next(Path(folder).glob("index/v-*")) / SENTENCE_VECTORS, mmap_mode="r")
+            result["sentences"] = float(len(sentences))
+        result["sentence_vectors_time_ratio"] = (
+            result["ingest_passages_per_s"] / result["sentence_vectors_passages_per_s"]
+        )
+    return result
 
 
 def format_query(result: dict[str, Any]) -> str:
@@ -260,6 +274,12 @@ def format_ingest(result: dict[str, float]) -> str:
         f"{result['documents']:.0f} documents, {result['passages']:.0f} passages: ingest "
         f"{result['ingest_passages_per_s']:.1f} passages/s vs bare encode {result['bare_passages_per_s']:.1f}/s "
         f"(ratio {result['ingest_ratio']:.2f}); peak memory {result['peak_rss_mb']:.0f} MB"
+    ) + (
+        f"\nwith sentence vectors ({result['sentences']:.0f} sentences): "
+        f"{result['sentence_vectors_passages_per_s']:.1f} passages/s, "
+        f"{result['sentence_vectors_time_ratio']:.2f}x the time of the build without"
+        if "sentences" in result
+        else ""
     )
 
 

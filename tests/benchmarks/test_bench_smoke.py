@@ -40,8 +40,9 @@ def test_query_benchmark_prints_latency_throughput_and_ratios(corpus_index_dir: 
 
 
 def test_ingest_benchmark_compares_with_bare_encoding() -> None:
-    output = citewell("bench", "ingest", str(CORPUS))
+    output = citewell("bench", "ingest", str(CORPUS), "--sentence-vectors")
     assert "passages/s vs bare encode" in output and "peak memory" in output
+    assert "with sentence vectors (" in output and "x the time of the build without" in output
 
 
 def test_scale_benchmark_measures_recall_latency_and_size(corpus_index_dir: Path) -> None:
