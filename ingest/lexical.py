@@ -72,22 +72,8 @@ class LexicalIndex:
         ceiling = float(self._idf[terms].sum()) if terms else 0.0
         if ceiling <= 0.0:
             return np.zeros(self.size, dtype=np.float32)
-        return self._summed(terms) / np.float32(ceiling)
-
-    def _summed(self, terms: list[int]) -> Scores:
-        """Every text's BM25 score: the sum of its precomputed per-term scores (bm25s's sparse matrix).
-
-        bm25s sums with ``np.add.at``, made for repeated indices; a term's postings name each text once, so a plain
-        indexed ``+=`` is exact and several times faster, which is most of a search in a collection of millions."""
-        if self._bm25.nonoccurrence_array is not None:  # BM25L/BM25+ add a score to texts without the term
-            return np.asarray(self._bm25.get_scores_from_ids(terms), dtype=np.float32)
-        matrix = self._bm25.scores
-        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
-        summed = np.zeros(self.size, dtype=np.float32)
-        for term in terms:
-            start, end = indptr[term], indptr[term + 1]
-            summed[indices[start:end]] += data[start:end]
-        return summed
+        raw = self._bm25.get_scores_from_ids(terms)
+        return (np.asarray(raw, dtype=np.float32) / ceiling).astype(np.float32)
 
     def term_weights(self, query: str) -> dict[int, float]:
         """idf of each known query term, for scoring sentences against the question."""
