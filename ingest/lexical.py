@@ -72,8 +72,9 @@ class LexicalIndex:
         ceiling = float(self._idf[terms].sum()) if terms else 0.0
         if ceiling <= 0.0:
             return np.zeros(self.size, dtype=np.float32)
-        raw = self._bm25.get_scores_from_ids(terms)
-        return (np.asarray(raw, dtype=np.float32) / ceiling).astype(np.float32)
+        scores = np.asarray(self._bm25.get_scores_from_ids(terms), dtype=np.float32)
+        scores /= np.float32(ceiling)  # in place: a fresh array of one score per text, millions in a large index
+        return scores
 
     def term_weights(self, query: str) -> dict[int, float]:
         """idf of each known query term, for scoring sentences against the question."""
