@@ -166,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
     with_sentence_vectors(bench, "ingest, answers: ")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=4)
+    bench.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="query: torch threads in each worker and in the bare figures (default: %(default)s, as TORCH_THREADS)",
+    )
     bench.set_defaults(run=_bench)
 
     evaluate = commands.add_parser(
@@ -288,6 +294,7 @@ def _bench(args: argparse.Namespace) -> int:
         workers=args.workers,
         threads=args.threads,
         precision=args.query_precision,
+        torch_threads=args.torch_threads,
     )
     print(benchmarks.format_query(result))
     print(json.dumps(result))

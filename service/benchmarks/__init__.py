@@ -59,18 +59,28 @@ def percentile_ms(seconds: Sequence[float], q: float) -> float:
 
 
 def bare_query(
-    index_dir: Path, questions: Sequence[str], rounds: int, precision: str = "float32"
+    index_dir: Path, questions: Sequence[str], rounds: int, precision: str = "float32", torch_threads: int = 1
 ) -> dict[str, float]:
-    """The physical floor of a query here: encode the question, search FAISS; and encode alone, back to back."""
+    """The physical floor of a query here: encode the question and search FAISS, back to back, with torch on
+    ``torch_threads`` threads as in a service worker (TORCH_THREADS) and on every core; encode alone on every
+    core (the most questions/s the model allows); and the whole answer in process, as a worker runs it."""
+    import torch
+
     index = load_index(index_dir)
     embedder = Embedder(index.model, precision=precision)
     embedder.encode(questions[:1])  # warm up
-    latencies: list[float] = []
-    for _ in range(rounds):
-        for question in questions:
-            began = time.perf_counter()
-            index.search(embedder.encode([question]), 10)
-            latencies.append(time.perf_counter() - began)
+    every_core = torch.get_num_threads()
+
+    def encode_and_search() -> list[float]:
+        latencies: list[float] = []
+        for _ in range(rounds):
+            for question in questions:
+                began = time.perf_counter()
+                index.search(embedder.encode([question]), 10)
+                latencies.append(time.perf_counter() - began)
+        return latencies
+
+    on_every_core = encode_and_search()
     began = time.perf_counter()
     encoded = 0
     for _ in range(rounds):
@@ -78,6 +88,8 @@ def bare_query(
             embedder.encode([question])
             encoded += 1
     encode_per_s = encoded / (time.perf_counter() - began)
+    torch.set_num_threads(torch_threads)
+    latencies = encode_and_search()
     live = LiveAnswerer(index_dir, index.model, reload_interval=0, embedder=embedder)
     live.start()
     live.wait_ready(120)
@@ -90,11 +102,15 @@ def bare_query(
         began = time.perf_counter()
         live.ask(question)  # asked again: from the answer cache
         hits.append(time.perf_counter() - began)
+    torch.set_num_threads(every_core)
     return {
         "pipeline_p50_ms": percentile_ms(pipeline, 50),
         "cache_hit_p50_us": percentile_ms(hits, 50) * 1000,
+        "torch_threads": float(torch_threads),
         "bare_p50_ms": percentile_ms(latencies, 50),
         "bare_p95_ms": percentile_ms(latencies, 95),
+        "every_core_threads": float(every_core),
+        "bare_every_core_p50_ms": percentile_ms(on_every_core, 50),
         "bare_encode_per_s": encode_per_s,
     }
 
@@ -103,7 +119,13 @@ class Server:
     """`citewell serve` in a subprocess on a free port, for the HTTP benchmarks."""
 
     def __init__(
-        self, index_dir: Path, *, workers: int = 1, threads: int = 4, precision: str = "float32"
+        self,
+        index_dir: Path,
+        *,
+        workers: int = 1,
+        threads: int = 4,
+        precision: str = "float32",
+        torch_threads: int = 1,
     ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -116,6 +138,7 @@ class Server:
             "CITEWELL_QUESTION_LOG": "off",
             "CITEWELL_ANSWER_CACHE_SIZE": "0",
             "CITEWELL_QUERY_PRECISION": precision,
+            "CITEWELL_TORCH_THREADS": str(torch_threads),
         }
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -184,13 +207,17 @@ def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> d
 
 def bench_query(
     index_dir: Path, questions: Sequence[str], *, clients: Sequence[int] = (1, 4, 16), seconds: float = 30,
-    rounds: int = 5, workers: int = 1, threads: int = 4, precision: str = "float32",
+    rounds: int = 5, workers: int = 1, threads: int = 4, precision: str = "float32", torch_threads: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
-    result: dict[str, Any] = bare_query(index_dir, questions, rounds, precision)
+    """HTTP latency and throughput of `citewell serve` against the bare model cost; the model runs on
+    ``torch_threads`` threads both in the server's workers and in the bare figures the overhead ratio divides by."""
+    result: dict[str, Any] = bare_query(index_dir, questions, rounds, precision, torch_threads)
     result["query_precision"] = precision
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(questions))
-    server = Server(index_dir, workers=workers, threads=threads, precision=precision)
+    server = Server(
+        index_dir, workers=workers, threads=threads, precision=precision, torch_threads=torch_threads
+    )
     try:
         result["startup_s"] = server.wait_ready()
         http_load(server.url, Path(handle.name), 1, 2)  # warm up every path once
@@ -201,6 +228,7 @@ def bench_query(
     single = result["http"][min(clients)]
     busiest = result["http"][max(clients)]
     result["overhead_ratio"] = single["p50_ms"] / result["bare_p50_ms"]
+    result["overhead_ratio_every_core"] = single["p50_ms"] / result["bare_every_core_p50_ms"]
     result["tail_ratio"] = busiest["p99_ms"] / single["p50_ms"]
     result["saturation_ratio"] = (
         max(r["per_s"] for r in result["http"].values()) / result["bare_encode_per_s"]
@@ -248,9 +276,10 @@ def bench_ingest(
 
 def format_query(result: dict[str, Any]) -> str:
     lines = [
-        f"questions encoded at {result['query_precision']}; "
-        f"bare encode+search p50 {result['bare_p50_ms']:.1f} ms (p95 {result['bare_p95_ms']:.1f}); "
-        f"bare encode-only {result['bare_encode_per_s']:.1f} questions/s",
+        f"questions encoded at {result['query_precision']}; bare encode+search p50 {result['bare_p50_ms']:.1f} ms "
+        f"(p95 {result['bare_p95_ms']:.1f}) on {result['torch_threads']:.0f} torch thread(s) as in each worker, "
+        f"{result['bare_every_core_p50_ms']:.1f} ms on {result['every_core_threads']:.0f}; "
+        f"bare encode-only {result['bare_encode_per_s']:.1f} questions/s on every core",
         f"in-process answer p50 {result['pipeline_p50_ms']:.1f} ms; a repeated question from the cache "
         f"{result['cache_hit_p50_us']:.1f} us",
         f"start-up (serve -> ready) {result['startup_s']:.1f} s",
@@ -262,7 +291,8 @@ def format_query(result: dict[str, Any]) -> str:
             f"  {r['p99_ms']:>7.0f}  {r['per_s']:>6.1f}"
         )
     lines.append(
-        f"overhead ratio (HTTP p50 at 1 client / bare p50) {result['overhead_ratio']:.2f}; "
+        f"overhead ratio (HTTP p50 at 1 client / bare p50) {result['overhead_ratio']:.2f} "
+        f"({result['overhead_ratio_every_core']:.2f} against the bare p50 on every core); "
         f"tail ratio (p99 at most clients / p50 at 1) {result['tail_ratio']:.2f}; "
         f"saturation (best req/s / bare encode/s) {result['saturation_ratio']:.2f}"
     )

@@ -34,6 +34,7 @@ def test_query_benchmark_prints_latency_throughput_and_ratios(corpus_index_dir: 
     assert "overhead ratio" in output and "saturation" in output
     result = json.loads(output.strip().splitlines()[-1])
     assert result["bare_p50_ms"] > 0 and result["startup_s"] > 0
+    assert result["torch_threads"] == 1 and result["bare_every_core_p50_ms"] > 0
     for clients in ("1", "2"):
         assert result["http"][clients]["requests"] > 0
         assert result["http"][clients]["failures"] == 0
