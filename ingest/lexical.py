@@ -82,6 +82,7 @@ class LexicalIndex:
         """idf of each known query term, for scoring sentences against the question."""
         return {term: float(self._idf[term]) for term in self.query_terms(query)}
 
-    def terms(self, text: str) -> set[int]:
-        [ids] = self._tokenizer.tokenize([text], update_vocab=False, return_as="ids", show_progress=False)
-        return {int(i) for i in ids}
+    def terms(self, texts: Sequence[str]) -> list[set[int]]:
+        """Each text's known terms (ids); one call for many texts, as tokenizing has a fixed cost per call."""
+        ids = self._tokenizer.tokenize(list(texts), update_vocab=False, return_as="ids", show_progress=False)
+        return [{int(i) for i in text_ids} for text_ids in ids]

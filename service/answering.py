@@ -219,7 +219,7 @@ class Answerer:
         weights = self.index.lexical.term_weights(query)
         total = sum(weights.values()) or 1.0
         lexical = np.array(
-            [sum(weights.get(t, 0.0) for t in self.index.lexical.terms(t)) / total for t in texts]
+            [sum(weights.get(t, 0.0) for t in terms) / total for terms in self.index.lexical.terms(texts)]
         )
         dense = (
             self._unit_vectors([best_window[k][1] for k in keys], [unit for _, unit in keys], texts) @ vector
