@@ -205,6 +205,18 @@ def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> d
     }
 
 
+def plain_client(url: str, questions: Sequence[str], rounds: int) -> dict[str, float]:
+    """One keep-alive client asking back to back (``requests``): latency without a load generator's own cost."""
+    latencies: list[float] = []
+    with requests.Session() as session:
+        for _ in range(rounds):
+            for question in questions:
+                began = time.perf_counter()
+                session.post(url + "/api/ask", json={"question": question}, timeout=30).raise_for_status()
+                latencies.append(time.perf_counter() - began)
+    return {"p50_ms": percentile_ms(latencies, 50), "p99_ms": percentile_ms(latencies, 99)}
+
+
 def bench_query(
     index_dir: Path, questions: Sequence[str], *, clients: Sequence[int] = (1, 4, 16), seconds: float = 30,
     rounds: int = 5, workers: int = 1, threads: int = 4, precision: str = "float32", torch_threads: int = 1,
@@ -222,6 +234,7 @@ def bench_query(
         result["startup_s"] = server.wait_ready()
         http_load(server.url, Path(handle.name), 1, 2)  # warm up every path once
         result["http"] = {n: http_load(server.url, Path(handle.name), n, seconds) for n in clients}
+        result["plain_client"] = plain_client(server.url, questions, rounds)
     finally:
         server.stop()
         os.unlink(handle.name)
@@ -229,6 +242,7 @@ def bench_query(
     busiest = result["http"][max(clients)]
     result["overhead_ratio"] = single["p50_ms"] / result["bare_p50_ms"]
     result["overhead_ratio_every_core"] = single["p50_ms"] / result["bare_every_core_p50_ms"]
+    result["overhead_ratio_plain_client"] = result["plain_client"]["p50_ms"] / result["bare_p50_ms"]
     result["tail_ratio"] = busiest["p99_ms"] / single["p50_ms"]
     result["saturation_ratio"] = (
         max(r["per_s"] for r in result["http"].values()) / result["bare_encode_per_s"]
@@ -292,7 +306,9 @@ def format_query(result: dict[str, Any]) -> str:
         )
     lines.append(
         f"overhead ratio (HTTP p50 at 1 client / bare p50) {result['overhead_ratio']:.2f} "
-        f"({result['overhead_ratio_every_core']:.2f} against the bare p50 on every core); "
+        f"({result['overhead_ratio_every_core']:.2f} against the bare p50 on every core; "
+        f"{result['overhead_ratio_plain_client']:.2f} for one plain keep-alive client instead of locust, "
+        f"p50 {result['plain_client']['p50_ms']:.1f} ms); "
         f"tail ratio (p99 at most clients / p50 at 1) {result['tail_ratio']:.2f}; "
         f"saturation (best req/s / bare encode/s) {result['saturation_ratio']:.2f}"
     )
