@@ -35,7 +35,8 @@ def test_query_benchmark_prints_latency_throughput_and_ratios(corpus_index_dir: 
     result = json.loads(output.strip().splitlines()[-1])
     assert result["bare_p50_ms"] > 0 and result["startup_s"] > 0
     assert result["torch_threads"] == 1 and result["bare_every_core_p50_ms"] > 0
-    assert result["plain_client"]["p50_ms"] > 0 and result["overhead_ratio_plain_client"] > 0
+    assert result["paired"]["http_p50_ms"] > 0 and result["paired"]["bare_p50_ms"] > 0
+    assert result["overhead_ratio"] == result["paired"]["http_p50_ms"] / result["paired"]["bare_p50_ms"]
     for clients in ("1", "2"):
         assert result["http"][clients]["requests"] > 0
         assert result["http"][clients]["failures"] == 0
