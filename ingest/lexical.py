@@ -73,9 +73,8 @@ class LexicalIndex:
         if ceiling <= 0.0:
             return np.zeros(self.size, dtype=np.float32)
         scores = np.asarray(self._bm25.get_scores_from_ids(terms), dtype=np.float32)
-        scores /= np.float32(
-            ceiling
-        )  # in place: a fresh array of one score per text, millions in a large index
+        # in place: the array is bm25s's fresh one, a score per text, millions of them in a large index
+        scores /= np.float32(ceiling)
         return scores
 
     def term_weights(self, query: str) -> dict[int, float]:

@@ -115,6 +115,7 @@ class LiveAnswerer:
             "version": loaded.version_dir.name,
             "model": index.model,
             "query_precision": loaded.answerer.retriever.embedder.precision,
+            "sentence_vectors": index.sentence_vectors is not None,
         }
 
     def _run(self) -> None:

@@ -125,6 +125,10 @@ class ReadyResponse(BaseModel):
     version: str
     model: str
     query_precision: Literal["float32", "int8"]
+    sentence_vectors: bool = Field(
+        description="Whether the index holds sentence vectors (citewell ingest --sentence-vectors), so that "
+        "answers read them instead of encoding sentences."
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -37,7 +37,7 @@ def test_health_and_ready_report_the_loaded_index(server: ServerProcess) -> None
     assert ready["documents"] == 1
     assert ready["passages"] > 5
     assert ready["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert ready["query_precision"] == "float32"
+    assert ready["query_precision"] == "float32" and ready["sentence_vectors"] is False
 
 
 def test_ask_quotes_the_document_verbatim_with_offsets_into_documents_endpoint(server: ServerProcess) -> None:

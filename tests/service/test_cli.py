@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import load_index
+from ingest import DEFAULT_MODEL, Embedder, load_index
 from service.cli import main
+from service.live import LiveAnswerer
 
 from ..conftest import CORPUS
 
@@ -40,11 +41,18 @@ def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
     assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
 
 
-def test_ingest_with_sentence_vectors_stores_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_with_sentence_vectors_stores_them_and_the_service_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], embedder: Embedder
+) -> None:
     assert main(["ingest", str(CORPUS), "--sentence-vectors", "--index", str(tmp_path / "index")]) == 0
     assert "14 passages (14 embedded, 0 documents reused), with sentence vectors" in capsys.readouterr().out
     index = load_index(tmp_path / "index")
     assert index.sentence_vectors is not None and index.sentence_vectors.shape[1] == 384
+    live = LiveAnswerer(tmp_path / "index", DEFAULT_MODEL, reload_interval=0, embedder=embedder)
+    live.start()
+    assert live.wait_ready(60) and live.status()["sentence_vectors"] is True
+    answer = live.ask("When was election infrastructure designated critical infrastructure?")
+    assert "January 6, 2017" in answer.answer
 
 
 def test_ingest_fails_when_nothing_usable_remains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
