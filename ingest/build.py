@@ -74,6 +74,7 @@ class BuildReport:
     embedded_passages: int
     reused_documents: int
     removed_documents: list[str]
+    sentence_vectors: bool = False
     problems: list[BadDocument] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -86,7 +87,7 @@ def ingest_paths(
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
     vector_index: str = "auto",
-    sentence_vectors: bool = False,
+    sentence_vectors: bool | None = None,
 ) -> BuildReport:
     """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents.
 
@@ -119,17 +120,20 @@ def build_index(
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
     vector_index: str = "auto",
-    sentence_vectors: bool = False,
+    sentence_vectors: bool | None = None,
 ) -> BuildReport:
     """Write a new index version holding ``documents`` and make it the live one.
 
     ``sentence_vectors`` also embeds every sentence (about 1.7x the embedding work), so that answering scores
-    sentences without running the model on them: what keeps answers fast in a large collection."""
+    sentences without running the model on them: what keeps answers fast in a large collection. None keeps what
+    the live index has, so that updating an index does not silently drop them (off for a new index)."""
     chunking = chunking or ChunkingConfig()
     began = time.monotonic()
     index_dir.mkdir(parents=True, exist_ok=True)
     _refuse_foreign_directory(index_dir)
     with _exclusive_lock(index_dir):
+        if sentence_vectors is None:
+            sentence_vectors = _live_has_sentence_vectors(index_dir)
         previous = _ReusableIndex.open(index_dir, embedder.name, chunking)
         version_dir = index_dir / f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         version_dir.mkdir()
@@ -240,7 +244,17 @@ def _write_version(
     fsync_path(version_dir)
 
     removed = sorted(set(previous.document_ids) - {doc.id for doc in documents}) if previous else []
-    return BuildReport(version_dir, len(documents), total, len(texts), reused, removed)
+    return BuildReport(
+        version_dir, len(documents), total, len(texts), reused, removed, sentence_entries is not None
+    )
+
+
+def _live_has_sentence_vectors(index_dir: Path) -> bool:
+    try:
+        version_dir = current_version(index_dir)
+        return version_dir is not None and bool(read_manifest(version_dir).get("sentence_vectors"))
+    except IncompatibleIndex:
+        return False
 
 
 def _write_sentence_vectors(

@@ -140,6 +140,11 @@ def test_sentence_vectors_hold_every_sentence_once_and_are_reused(
     assert len(encoded) == 3 and not any("Alpha" in text for text in encoded)
     assert {"Beta now votes online.", "Nothing else changed."} < set(encoded)
     np.testing.assert_array_equal(np.asarray(after.sentence_vectors[:4]), alpha_rows)
+    # updating the index without saying keeps them; saying no drops them
+    assert ingest_paths([corpus], index_dir, embedder=embedder).sentence_vectors
+    assert load_index(index_dir).sentence_vectors is not None
+    assert not ingest_paths([corpus], index_dir, embedder=embedder, sentence_vectors=False).sentence_vectors
+    assert load_index(index_dir).sentence_vectors is None
     ingest_paths([corpus], index_dir, embedder=embedder)
     assert load_index(index_dir).sentence_vectors is None
 

@@ -53,6 +53,12 @@ def test_ingest_with_sentence_vectors_stores_them_and_the_service_says_so(
     assert live.wait_ready(60) and live.status()["sentence_vectors"] is True
     answer = live.ask("When was election infrastructure designated critical infrastructure?")
     assert "January 6, 2017" in answer.answer
+    assert main(["ingest", str(CORPUS), "--index", str(tmp_path / "index")]) == 0  # an update keeps them
+    assert "(0 embedded, 1 documents reused), with sentence vectors" in capsys.readouterr().out
+    assert load_index(tmp_path / "index").sentence_vectors is not None
+    assert main(["ingest", str(CORPUS), "--no-sentence-vectors", "--index", str(tmp_path / "index")]) == 0
+    assert "with sentence vectors" not in capsys.readouterr().out
+    assert load_index(tmp_path / "index").sentence_vectors is None
 
 
 def test_ingest_fails_when_nothing_usable_remains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
