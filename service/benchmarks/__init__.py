@@ -1,7 +1,8 @@
 """`citewell bench`: speed figures, each printed beside the bare cost it is compared with, in the same run.
 
 - ``query``: /api/ask latency p50/p95/p99 over HTTP (locust, closed loop of 1, 4, 16 clients) and requests/s at
-  saturation, against the bare pipeline (``model.encode`` + FAISS search) and bare encode-only throughput.
+  saturation, against the bare pipeline (``model.encode`` + FAISS search, on the workers' torch thread count,
+  also taken in pairs with HTTP answers for the overhead ratio) and bare encode-only throughput.
 - ``ingest``: passages/s and peak memory of ``build_index`` against bare ``model.encode`` of the same texts.
 - ``soak``: a sustained run at saturation with the index rebuilt and swapped in halfway: failed requests and
   the worker's resident memory over time.
@@ -9,7 +10,8 @@
   at 100,000 and 1,000,000 passages (real passage vectors repeated with Gaussian noise and renormalised).
 - ``answers``: whole answers (hybrid retrieval, sentence scoring, quotes) from a collection of N passages against
   the same from a one-document collection, question by question in the same run. The large collection is the
-  index's real documents repeated under new ids, their real vectors moved by noise (no model runs at ingest).
+  index's real documents repeated under new ids, their real vectors moved by noise (no model runs for passages
+  at ingest; with sentence vectors, each distinct sentence is encoded once).
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 import requests
+import torch
 
 from ingest import (
     Document,
@@ -58,14 +62,23 @@ def percentile_ms(seconds: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(seconds) * 1000, q))
 
 
+@contextmanager
+def on_torch_threads(count: int) -> Iterator[None]:
+    """torch on ``count`` threads inside the block, as `citewell serve` runs it in each worker (TORCH_THREADS)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def bare_query(
     index_dir: Path, questions: Sequence[str], rounds: int, precision: str = "float32", torch_threads: int = 1
 ) -> dict[str, float]:
     """The physical floor of a query here: encode the question and search FAISS, back to back, with torch on
     ``torch_threads`` threads as in a service worker (TORCH_THREADS) and on every core; encode alone on every
     core (the most questions/s the model allows); and the whole answer in process, as a worker runs it."""
-    import torch
-
     index = load_index(index_dir)
     embedder = Embedder(index.model, precision=precision)
     embedder.encode(questions[:1])  # warm up
@@ -88,21 +101,20 @@ def bare_query(
             embedder.encode([question])
             encoded += 1
     encode_per_s = encoded / (time.perf_counter() - began)
-    torch.set_num_threads(torch_threads)
-    latencies = encode_and_search()
     live = LiveAnswerer(index_dir, index.model, reload_interval=0, embedder=embedder)
     live.start()
     live.wait_ready(120)
     pipeline: list[float] = []
     hits: list[float] = []
-    for question in questions:
-        began = time.perf_counter()
-        live.ask(question)
-        pipeline.append(time.perf_counter() - began)
-        began = time.perf_counter()
-        live.ask(question)  # asked again: from the answer cache
-        hits.append(time.perf_counter() - began)
-    torch.set_num_threads(every_core)
+    with on_torch_threads(torch_threads):
+        latencies = encode_and_search()
+        for question in questions:
+            began = time.perf_counter()
+            live.ask(question)
+            pipeline.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            live.ask(question)  # asked again: from the answer cache
+            hits.append(time.perf_counter() - began)
     return {
         "pipeline_p50_ms": percentile_ms(pipeline, 50),
         "cache_hit_p50_us": percentile_ms(hits, 50) * 1000,
@@ -211,26 +223,19 @@ def paired_overhead(
     """Each question answered over HTTP by one keep-alive client (``requests``), and right after it encoded and
     searched bare in this process on the workers' torch thread count: pairs taken side by side, so that the
     machine's drift from minute to minute (two milliseconds either way here) falls on both alike."""
-    import torch
-
     index = load_index(index_dir)
     embedder = Embedder(index.model, precision=precision)
-    every_core = torch.get_num_threads()
-    torch.set_num_threads(torch_threads)
     http: list[float] = []
     bare: list[float] = []
-    try:
-        with requests.Session() as session:
-            for _ in range(rounds):
-                for question in questions:
-                    began = time.perf_counter()
-                    session.post(url + "/api/ask", json={"question": question}, timeout=30).raise_for_status()
-                    http.append(time.perf_counter() - began)
-                    began = time.perf_counter()
-                    index.search(embedder.encode([question]), 10)
-                    bare.append(time.perf_counter() - began)
-    finally:
-        torch.set_num_threads(every_core)
+    with on_torch_threads(torch_threads), requests.Session() as session:
+        for _ in range(rounds):
+            for question in questions:
+                began = time.perf_counter()
+                session.post(url + "/api/ask", json={"question": question}, timeout=30).raise_for_status()
+                http.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                index.search(embedder.encode([question]), 10)
+                bare.append(time.perf_counter() - began)
     return {"http_p50_ms": percentile_ms(http, 50), "bare_p50_ms": percentile_ms(bare, 50)}
 
 
