@@ -278,11 +278,11 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if args.what == "answers":
         questions = _bench_questions(args.questions)
-        for count in (int(n) for n in args.counts.split(",")):
-            answers = benchmarks.bench_answers(
-                args.index, count, questions, kind=args.vector_index, precision=args.query_precision,
-                sentence_vectors=args.sentence_vectors,
-            )  # fmt: skip
+        counts = [int(n) for n in args.counts.split(",")]
+        for answers in benchmarks.bench_answers(
+            args.index, counts, questions, kind=args.vector_index, precision=args.query_precision,
+            sentence_vectors=args.sentence_vectors,
+        ):  # fmt: skip
             print(benchmarks.format_answers(answers))
             print(json.dumps(answers))
         return 0

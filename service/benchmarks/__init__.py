@@ -454,13 +454,22 @@ def repeated_documents(documents: Sequence[Document], copies: int) -> list[Docum
 
 
 def bench_answers(
-    index_dir: Path, count: int, questions: Sequence[str], *, kind: str = "auto", noise: float = 0.02,
+    index_dir: Path, counts: Sequence[int], questions: Sequence[str], *, kind: str = "auto", noise: float = 0.02,
     work_dir: Path | None = None, precision: str = "float32", sentence_vectors: bool = False,
-) -> dict[str, Any]:  # fmt: skip
-    """Answer latency from ``count`` passages against a one-document collection, each question asked of both;
-    ``sentence_vectors`` builds both with them."""
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """For each of ``counts``: answer latency from that many passages against a one-document collection, each
+    question asked of both; ``sentence_vectors`` builds both with them. One replay serves every count, so each
+    distinct sentence is encoded by the model once for the whole run."""
     base = load_index(index_dir)
     replay = ReplayEmbedder(base, noise)
+    for count in counts:
+        yield _answers_at(base, replay, count, questions, kind, work_dir, precision, sentence_vectors)
+
+
+def _answers_at(
+    base: Index, replay: ReplayEmbedder, count: int, questions: Sequence[str], kind: str, work_dir: Path | None,
+    precision: str, sentence_vectors: bool,
+) -> dict[str, Any]:  # fmt: skip
     documents = list(base.documents.values())
     copies = max(1, -(-count // len(base.passages)))
     with tempfile.TemporaryDirectory(dir=work_dir) as folder:
