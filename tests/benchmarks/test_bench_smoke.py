@@ -37,6 +37,7 @@ def test_query_benchmark_prints_latency_throughput_and_ratios(corpus_index_dir: 
     assert result["torch_threads"] == 1 and result["bare_every_core_p50_ms"] > 0
     assert result["paired"]["http_p50_ms"] > 0 and result["paired"]["bare_p50_ms"] > 0
     assert result["overhead_ratio"] == result["paired"]["http_p50_ms"] / result["paired"]["bare_p50_ms"]
+    assert result["bare_batched_per_s"] > 0 and result["saturation_ratio_batched"] > 0
     for clients in ("1", "2"):
         assert result["http"][clients]["requests"] > 0
         assert result["http"][clients]["failures"] == 0
