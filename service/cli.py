@@ -14,7 +14,7 @@ from flask import Config
 from ingest import DEFAULT_MODEL, PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
-from service.config import ConfigError, load_config
+from service.config import SERVE_THREADS, ConfigError, load_config
 from service.retrieval import RetrievalWeights, Retriever
 
 logger = logging.getLogger("citewell")
@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads",
         type=int,
-        default=int(env.get("CITEWELL_THREADS", "4")),
+        default=int(env.get("CITEWELL_THREADS", str(SERVE_THREADS))),
         help="per process (default: %(default)s)",
     )
     serve.set_defaults(run=_serve)
@@ -172,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_sentence_vectors(bench, "ingest, answers: ")
     bench.add_argument("--workers", type=int, default=1)
-    bench.add_argument("--threads", type=int, default=4)
+    bench.add_argument("--threads", type=int, default=SERVE_THREADS)
     bench.add_argument(
         "--torch-threads",
         type=int,

@@ -18,6 +18,7 @@ from gunicorn.arbiter import Arbiter
 
 from ingest.index import current_version
 from service.app import create_app
+from service.config import SERVE_THREADS
 
 # under gunicorn's worker timeout (60 s), which also covers the time a worker takes to boot
 WORKER_LOAD_SECONDS = 45
@@ -38,7 +39,7 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         host: str,
         port: int,
         workers: int = 1,
-        threads: int = 4,
+        threads: int = SERVE_THREADS,
         timeout: int = 60,
     ) -> None:
         self.app_config = dict(config)
@@ -67,8 +68,9 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         logging.basicConfig(level=logging.INFO, format="[%(process)d] %(levelname)s %(name)s: %(message)s")
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         app = create_app(self.app_config)
-        # One request encodes one short question: intra-op threads only spin against the other requests' work,
-        # so each worker's torch runs single-threaded and concurrency comes from requests in parallel.
+        # A worker runs one model call at a time (requests waiting for it join its next batch). Intra-op threads
+        # would spin against the HTTP and Python work of the other requests and against other workers, so torch
+        # runs single-threaded and more cores serve more workers (README, Benchmarks).
         torch.set_num_threads(int(app.config["TORCH_THREADS"]))
         # A worker accepts requests only once its index is loaded (when there is one to load), so a worker that
         # gunicorn starts to replace a dead one never answers 503 while its siblings could have answered.

@@ -51,6 +51,7 @@ from ingest.embedding import Vectors
 from ingest.index import SENTENCE_VECTORS, current_version
 from ingest.vector_search import build_vector_index
 from service.answering import Answerer, AnswerSettings
+from service.config import SERVE_THREADS
 from service.live import LiveAnswerer
 from service.retrieval import Retriever
 
@@ -145,7 +146,7 @@ class Server:
         index_dir: Path,
         *,
         workers: int = 1,
-        threads: int = 4,
+        threads: int = SERVE_THREADS,
         precision: str = "float32",
         torch_threads: int = 1,
     ) -> None:
@@ -251,7 +252,7 @@ def paired_overhead(
 
 def bench_query(
     index_dir: Path, questions: Sequence[str], *, clients: Sequence[int] = (1, 4, 16), seconds: float = 30,
-    rounds: int = 5, workers: int = 1, threads: int = 4, precision: str = "float32", torch_threads: int = 1,
+    rounds: int = 5, workers: int = 1, threads: int = SERVE_THREADS, precision: str = "float32", torch_threads: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """HTTP latency and throughput of `citewell serve` against the bare model cost; the model runs on
     ``torch_threads`` threads both in the server's workers and in the bare figures the overhead ratio divides by."""
