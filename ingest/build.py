@@ -59,6 +59,12 @@ logger = logging.getLogger(__name__)
 # Bump when embedding_input changes: vectors of older builds then cannot be reused.
 EMBEDDING_INPUT_VERSION = 1
 
+# From this many passages an index gets sentence vectors unless told otherwise. Without them an answer encodes the
+# 20 to 30 sentences it scores, which the span cache spares only while the questions keep to a small collection:
+# at 105,700 passages answers took 117 ms at p50 without them and 16.7 ms with (README, Benchmarks), for 1.7
+# times the ingest time.
+SENTENCE_VECTORS_FROM = 100_000
+
 
 def embedding_input(passage: Passage, title: str) -> str:
     """What the model sees for a passage: its document title and section give short passages their topic."""
@@ -125,15 +131,16 @@ def build_index(
     """Write a new index version holding ``documents`` and make it the live one.
 
     ``sentence_vectors`` also embeds every sentence (about 1.7x the embedding work), so that answering scores
-    sentences without running the model on them: what keeps answers fast in a large collection. None keeps what
-    the live index has, so that updating an index does not silently drop them (off for a new index)."""
+    sentences without running the model on them: what keeps answers fast in a large collection. None turns them
+    on when the live index has them (so that an update does not silently drop them) or when the collection holds
+    ``SENTENCE_VECTORS_FROM`` passages or more."""
     chunking = chunking or ChunkingConfig()
     began = time.monotonic()
     index_dir.mkdir(parents=True, exist_ok=True)
     _refuse_foreign_directory(index_dir)
     with _exclusive_lock(index_dir):
-        if sentence_vectors is None:
-            sentence_vectors = _live_has_sentence_vectors(index_dir)
+        if sentence_vectors is None and _live_has_sentence_vectors(index_dir):
+            sentence_vectors = True
         previous = _ReusableIndex.open(index_dir, embedder.name, chunking)
         version_dir = index_dir / f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         version_dir.mkdir()
@@ -165,11 +172,13 @@ def _write_version(
     previous: _ReusableIndex | None,
     progress: bool,
     vector_index: str,
-    sentence_vectors: bool,
+    sentence_vectors: bool | None,
 ) -> BuildReport:
     hashes = [doc.content_hash for doc in documents]
     passages_by_doc = [chunk_document(doc, chunking) for doc in documents]
     total = sum(len(p) for p in passages_by_doc)
+    if sentence_vectors is None:
+        sentence_vectors = total >= SENTENCE_VECTORS_FROM
     vectors = open_memmap(
         version_dir / VECTORS, mode="w+", dtype=np.float32, shape=(total, embedder.dimension)
     )

@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also embed every sentence, so that answers in a large collection need not encode the sentences "
-        "they score: about 1.7x the ingest time and 768 bytes per sentence on disk (default: as the index being "
-        "updated; off for a new one)",
+        "they score: about 1.7x the ingest time and 768 bytes per sentence on disk (default: on when the index "
+        "being updated has them or the collection holds 100,000 passages or more)",
     )
     with_index(ingest)
     ingest.set_defaults(run=_ingest)

@@ -18,6 +18,7 @@ from ingest import (
     Index,
     IndexNotFound,
     IngestError,
+    build,
     build_index,
     ingest_paths,
     load_documents,
@@ -147,6 +148,27 @@ def test_sentence_vectors_hold_every_sentence_once_and_are_reused(
     assert load_index(index_dir).sentence_vectors is None
     ingest_paths([corpus], index_dir, embedder=embedder)
     assert load_index(index_dir).sentence_vectors is None
+
+
+def test_a_collection_of_sentence_vectors_from_passages_or_more_gets_them_unless_told_no(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        build, "SENTENCE_VECTORS_FROM", 3
+    )  # the real threshold, 100,000 passages, scaled down
+    corpus = tmp_path / "docs"
+    docs = {"alpha": "Alpha voting starts in spring. Alpha counting is by hand."}
+    write_corpus(corpus, docs)
+    small = ingest_paths([corpus], tmp_path / "small", embedder=embedder)
+    assert small.passages < 3 and not small.sentence_vectors
+    docs["beta"] = "Beta ballots are mailed. Beta results arrive in June."
+    docs["gamma"] = "Gamma counts by machine. Gamma audits by hand."
+    write_corpus(corpus, docs)
+    large = ingest_paths([corpus], tmp_path / "large", embedder=embedder)
+    assert large.passages >= 3 and large.sentence_vectors
+    assert load_index(tmp_path / "large").sentence_vectors is not None
+    told_no = ingest_paths([corpus], tmp_path / "told-no", embedder=embedder, sentence_vectors=False)
+    assert not told_no.sentence_vectors and load_index(tmp_path / "told-no").sentence_vectors is None
 
 
 def test_changed_chunking_reembeds_everything(tmp_path: Path, embedder: Embedder) -> None:
