@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import requests
 
 from ingest import Embedder, ingest_paths
 
-from ..conftest import CORPUS
+from ..conftest import CORPUS, SHARED
 from .conftest import ServerProcess
 
 
@@ -208,6 +209,31 @@ def locked_server(
         yield process
     finally:
         process.stop()
+
+
+def test_questions_asked_at_once_get_the_answers_they_get_alone(
+    corpus_index_dir: Path, tmp_path: Path
+) -> None:
+    """Requests that arrive together share the model's calls: each must still get its own question's answer."""
+    # no answer cache, so that every request goes through the model
+    server = ServerProcess(
+        corpus_index_dir, tmp_path / "server.log", {"RATE_LIMIT": "", "ANSWER_CACHE_SIZE": "0"}
+    )
+    try:
+        server.wait_until("/api/ready")
+        dev_file = SHARED / "eval" / "dev-questions.jsonl"
+        questions = [json.loads(line)["question"] for line in dev_file.read_text().splitlines()]
+        alone = {question: server.ask(question).json() for question in questions}
+        with ThreadPoolExecutor(16) as pool:
+            together = list(pool.map(lambda q: (q, server.ask(q).json()), questions * 3))
+        for question, body in together:
+            expected = alone[question]
+            assert (body["answered"], body["answer"]) == (expected["answered"], expected["answer"]), question
+            assert [p["source"] for p in body["passages"]] == [p["source"] for p in expected["passages"]]
+            scores = [p["score"] for p in body["passages"]]
+            assert scores == pytest.approx([p["score"] for p in expected["passages"]], abs=1e-3)
+    finally:
+        server.stop()
 
 
 def test_api_keys_when_configured(locked_server: ServerProcess) -> None:
