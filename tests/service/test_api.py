@@ -215,10 +215,10 @@ def test_questions_asked_at_once_get_the_answers_they_get_alone(
     corpus_index_dir: Path, tmp_path: Path
 ) -> None:
     """Requests that arrive together share the model's calls: each must still get its own question's answer."""
-    # no answer cache, so that every request goes through the model
-    server = ServerProcess(
-        corpus_index_dir, tmp_path / "server.log", {"RATE_LIMIT": "", "ANSWER_CACHE_SIZE": "0"}
-    )
+    # no answer cache, so that every request goes through the model; no question log, which would be the one
+    # beside the shared index that other tests read
+    settings = {"RATE_LIMIT": "", "ANSWER_CACHE_SIZE": "0", "QUESTION_LOG": "off"}
+    server = ServerProcess(corpus_index_dir, tmp_path / "server.log", settings)
     try:
         server.wait_until("/api/ready")
         dev_file = SHARED / "eval" / "dev-questions.jsonl"
