@@ -153,9 +153,8 @@ def test_sentence_vectors_hold_every_sentence_once_and_are_reused(
 def test_a_collection_of_sentence_vectors_from_passages_or_more_gets_them_unless_told_no(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        build, "SENTENCE_VECTORS_FROM", 3
-    )  # the real threshold, 100,000 passages, scaled down
+    # the real threshold, 100,000 passages, scaled down
+    monkeypatch.setattr(build, "SENTENCE_VECTORS_FROM", 3)
     corpus = tmp_path / "docs"
     docs = {"alpha": "Alpha voting starts in spring. Alpha counting is by hand."}
     write_corpus(corpus, docs)
