@@ -192,8 +192,9 @@ class Index:
             self.passage_document[self._by_document], np.arange(len(self.document_ids) + 1)
         )
         self.vectors: Vectors = np.load(version_dir / VECTORS, mmap_mode="r")
-        # Sentence vectors computed at ingest (``citewell ingest --sentence-vectors``), so that answering a large
-        # collection need not encode the sentences it scores; passage i's sentence j is row first_sentence[i] + j.
+        # Sentence vectors computed at ingest (asked for, or from SENTENCE_VECTORS_FROM passages; see ingest.build),
+        # so that answering a large collection need not encode the sentences it scores; passage i's sentence j is
+        # row first_sentence[i] + j.
         self.sentence_vectors: NDArray[np.float16] | None = None
         self.first_sentence: NDArray[np.int64] | None = None
         if manifest.get("sentence_vectors"):
