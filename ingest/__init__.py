@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from ingest.build import BuildReport, build_index, ingest_paths
 from ingest.chunking import ChunkingConfig, Passage, chunk_document
-from ingest.documents import Block, Document, normalize_text
+from ingest.documents import ANSWER_KINDS, Block, Document, normalize_text
 from ingest.embedding import DEFAULT_MODEL, PRECISIONS, Embedder
 from ingest.errors import BadDocument, IncompatibleIndex, IndexNotFound, IngestError
 from ingest.index import Index, SearchHit, load_index
 from ingest.loaders import load_documents
 
 __all__ = [
+    "ANSWER_KINDS",
     "DEFAULT_MODEL",
     "PRECISIONS",
     "BadDocument",

@@ -69,10 +69,15 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
             heading = document.block_text(block)
             section = None if heading == document.title else heading
             continue
-        items = _list_items(document, block)
-        windows = [[item] for item in items] or _windows(
-            split_sentences(document, block, config.language), config
-        )
+        if block.kind == "code":
+            windows = [[lines] for lines in _code_pieces(document, block, config.max_chars)]
+        elif block.kind == "label":
+            windows = [[(block.start, block.end)]]
+        else:
+            items = _list_items(document, block)
+            windows = [[item] for item in items] or _windows(
+                split_sentences(document, block, config.language), config
+            )
         for window in windows:
             start, end = window[0][0], window[-1][1]
             passages.append(
@@ -90,6 +95,21 @@ def split_sentences(document: Document, block: Block, language: str = "en") -> l
         if span:
             spans.append((block.start + span[0], block.start + span[1]))
     return spans or [(block.start, block.end)]
+
+
+def _code_pieces(document: Document, block: Block, max_chars: int) -> list[Span]:
+    """A code block whole, or cut between lines into pieces of at most ``max_chars`` (a longer line alone):
+    code is not prose, so it is never split into sentences."""
+    pieces: list[Span] = []
+    offset = block.start
+    for line in document.block_text(block).split("\n"):
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        if pieces and end - pieces[-1][0] <= max_chars:
+            pieces[-1] = (pieces[-1][0], end)
+        else:
+            pieces.append((start, end))
+    return [span for piece in pieces if (span := _trimmed(document.text, *piece))]
 
 
 def _list_items(document: Document, block: Block) -> list[Span]:

@@ -16,13 +16,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-BlockKind = Literal["heading", "paragraph"]
+# A heading is never a passage: it becomes the section of the passages beneath it. Code keeps its line breaks. A
+# label (a definition term, a caption, a link standing alone) and code are quoted beside the sentences around
+# them but are never the highlighted answer on their own.
+BlockKind = Literal["heading", "paragraph", "code", "label"]
+ANSWER_KINDS = frozenset({"paragraph"})
 
 BLOCK_SEPARATOR = "\n\n"
 
 # Characters that carry no text: soft hyphen, zero-width space/joiners used as invisible breaks, BOM.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 _WHITESPACE_RUN = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def normalize_text(raw: str) -> str:
@@ -38,9 +43,23 @@ def normalize_text(raw: str) -> str:
     return _WHITESPACE_RUN.sub(" ", text).strip()
 
 
+def normalize_code(raw: str) -> str:
+    """Like :func:`normalize_text`, but line breaks and indentation are kept (tabs as four spaces); trailing
+    spaces, and blank lines at the ends or more than one in a row, are dropped.
+
+    Example:
+        >>> normalize_code("\\n\\nif x:\\n\\tgo()  \\n\\n\\n\\ndone\\n")
+        'if x:\\n    go()\\n\\ndone'
+    """
+    text = unicodedata.normalize("NFC", raw).translate(_INVISIBLE).replace("\r\n", "\n").replace("\t", "    ")
+    text = "".join(ch for ch in text if ch == "\n" or ch.isspace() or unicodedata.category(ch) != "Cc")
+    lines = [re.sub(r"[^\S\n]", " ", line).rstrip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
 @dataclass(frozen=True)
 class Block:
-    """A span of ``Document.text``: a heading (with its level, 1 = title) or a paragraph."""
+    """A span of ``Document.text``: a heading (with its level, 1 = title), a paragraph, code or a label."""
 
     kind: BlockKind
     start: int
@@ -109,8 +128,8 @@ def compose_document(
     blocks: list[Block] = []
     offset = 0
     for raw in raw_blocks:
-        text = normalize_text(raw.text)
-        if not text:
+        text = normalize_code(raw.text) if raw.kind == "code" else normalize_text(raw.text)
+        if not text.strip():
             continue
         if parts:
             offset += len(BLOCK_SEPARATOR)

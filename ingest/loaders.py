@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import yaml
-from bs4 import BeautifulSoup, Tag
+from lxml.etree import ParserError
+from lxml.html import HtmlElement
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ingest.documents import Document, RawBlock, compose_document
 from ingest.errors import BadDocument
+from ingest.html import html_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -211,9 +214,9 @@ def markdown_blocks(text: str) -> list[RawBlock]:
             if opener.type == "heading_open":
                 blocks.append(RawBlock("heading", _inline_text(token), int(opener.tag[1])))
             else:
-                blocks.append(RawBlock("paragraph", _inline_text(token)))
+                blocks.append(RawBlock("label" if _only_a_link(token) else "paragraph", _inline_text(token)))
         elif token.type in ("fence", "code_block"):
-            blocks.append(RawBlock("paragraph", token.content))
+            blocks.append(RawBlock("code", token.content))
         elif token.type == "html_block":
             blocks.extend(RawBlock("paragraph", t) for t in _html_fragment_texts(token.content))
     return blocks
@@ -233,78 +236,55 @@ def _inline_text(token: Token) -> str:
     return "".join(parts)
 
 
+def _only_a_link(token: Token) -> bool:
+    """Whether an inline run is one link and nothing else (a related link, a table-of-contents entry)."""
+    children = [c for c in token.children or [] if not (c.type == "text" and not c.content.strip())]
+    return (
+        len(children) >= 3
+        and children[0].type == "link_open"
+        and children[-1].type == "link_close"
+        and not any(c.type == "link_open" for c in children[1:-1])
+    )
+
+
 def _html_fragment_texts(fragment: str) -> list[str]:
-    soup = BeautifulSoup(fragment, "lxml")
-    _drop_non_content(soup)
-    text = soup.get_text(" ")
+    """The text of raw HTML inside Markdown (scripts, styles and other non-text elements dropped)."""
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ParserError, ValueError):
+        return []
+    for element in root.xpath(" | ".join(f"//{tag}" for tag in _NON_TEXT_TAGS)):
+        element.drop_tree()
+    text = " ".join(root.itertext())
     return [text] if text.strip() else []
 
 
+_NON_TEXT_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button", "select", "form")
+
+
 # --- HTML -------------------------------------------------------------------------------------------------
-
-_NON_CONTENT_TAGS = [
-    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg",
-    "iframe", "button", "select", "object", "canvas", "head",
-]  # fmt: skip
-_HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_BLOCK_TAGS = _HEADING_TAGS | {
-    "p", "li", "dt", "dd", "blockquote", "pre", "td", "th", "caption", "figcaption", "address",
-    "div", "section", "article", "main", "table", "ul", "ol", "dl", "figure", "tr",
-}  # fmt: skip
-
-
-def _drop_non_content(soup: BeautifulSoup | Tag) -> None:
-    for tag in soup.find_all(_NON_CONTENT_TAGS):
-        tag.decompose()
 
 
 def _read_html(data: bytes, path: Path, doc_id: str) -> list[Document]:
     if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
         raise BadDocument(str(path), "binary file, not HTML")
-    soup = BeautifulSoup(data, "lxml")
-    title = _html_title(soup)
-    url = _html_url(soup)
-    _drop_non_content(soup)
-    root = soup.find("main") or soup.find("article") or soup.body or soup
+    blocks, page = html_blocks(data)
+    if page is None:
+        raise BadDocument(str(path), "not an HTML document")
     document = compose_document(
-        id=doc_id, title=title, raw_blocks=html_blocks(root), url=url, source=str(path)
+        id=doc_id, title=_html_title(page), raw_blocks=blocks, url=_html_url(page), source=str(path)
     )
     return [_require_text(document, str(path))]
 
 
-def html_blocks(root: Tag | BeautifulSoup) -> list[RawBlock]:
-    """The leaf blocks of an HTML tree in document order: headings and elements with no block inside."""
-    blocks: list[RawBlock] = []
-    for element in root.find_all(list(_BLOCK_TAGS)):
-        if element.find(list(_BLOCK_TAGS)) is not None:
-            continue
-        for br in element.find_all("br"):
-            br.replace_with(" ")
-        text = element.get_text()
-        if element.name in _HEADING_TAGS:
-            blocks.append(RawBlock("heading", text, int(element.name[1])))
-        else:
-            blocks.append(RawBlock("paragraph", text))
-    return blocks
+def _html_title(page: HtmlElement) -> str | None:
+    found = page.xpath("//meta[@property='og:title']/@content") or page.xpath("//title/text()")
+    return str(found[0]) if found and str(found[0]).strip() else None
 
 
-def _html_title(soup: BeautifulSoup) -> str | None:
-    meta = soup.find("meta", attrs={"property": "og:title"})
-    if isinstance(meta, Tag) and meta.get("content"):
-        return str(meta["content"])
-    if soup.title and soup.title.string:
-        return str(soup.title.string)
-    return None
-
-
-def _html_url(soup: BeautifulSoup) -> str | None:
-    link = soup.find("link", attrs={"rel": "canonical"})
-    if isinstance(link, Tag) and link.get("href"):
-        return str(link["href"])
-    meta = soup.find("meta", attrs={"property": "og:url"})
-    if isinstance(meta, Tag) and meta.get("content"):
-        return str(meta["content"])
-    return None
+def _html_url(page: HtmlElement) -> str | None:
+    found = page.xpath("//link[@rel='canonical']/@href") or page.xpath("//meta[@property='og:url']/@content")
+    return str(found[0]) if found and str(found[0]).strip() else None
 
 
 # --- PDF --------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest import Block
+from ingest import ANSWER_KINDS, Block
 from service.retrieval import Candidate, Retriever
 
 Span = tuple[int, int]
@@ -205,6 +205,8 @@ class Answerer:
         scored against the question, best first."""
         best_window: dict[tuple[str, tuple[Span, ...]], tuple[float, int]] = {}
         for candidate in pool:
+            if self._block_of(candidate.passage).kind not in ANSWER_KINDS:
+                continue  # code and labels are quoted beside the sentences around them, never alone
             passage = self.index.passages[candidate.passage]
             units: list[tuple[Span, ...]] = [(span,) for span in passage.sentences]
             units += pairwise(passage.sentences)

@@ -33,15 +33,23 @@ def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def contains(haystack: str, needle: str) -> bool:
-    return _normalised(needle) in _normalised(haystack)
+def contains(haystack: str, needle: str | Sequence[str]) -> bool:
+    """Whether ``haystack`` quotes ``needle``, or any one of a list of phrases (each a right answer).
+
+    Example:
+        >>> contains("Polls  open at 7 a.m.", ["close at 8", "open at 7"])
+        True
+    """
+    phrases = [needle] if isinstance(needle, str) else needle
+    return any(_normalised(phrase) in _normalised(haystack) for phrase in phrases)
 
 
 # --- a question file ----------------------------------------------------------------------------------------
 
 
 def read_question_file(path: Path) -> list[dict[str, Any]]:
-    """The rows of a ``.jsonl`` question file: ``question``, ``expect`` (null: unanswerable), ``history``."""
+    """The rows of a ``.jsonl`` question file: ``question``, ``expect`` (a phrase, a list of phrases any of which
+    is right, or null: unanswerable), ``history``."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -63,7 +71,7 @@ def evaluate_questions(
     results = []
     for row in rows:
         answer = answerer.ask(row["question"], row.get("history") or [])
-        expect: str = row.get("expect") or ""
+        expect: str | list[str] = row.get("expect") or ""
         texts = [p.text for p in answer.passages]
         results.append(
             {

@@ -14,11 +14,11 @@ from ..conftest import CORPUS
 
 
 def assert_passages_verbatim(document: Document, config: ChunkingConfig | None = None) -> None:
-    """Every passage is an exact, trimmed slice of one paragraph, made of whole sentences, and together the
-    passages cover every character of every paragraph."""
+    """Every passage is an exact, trimmed slice of one block that is not a heading (a paragraph, code, a label),
+    made of whole sentences (lines of code), and together the passages cover every character of those blocks."""
     config = config or ChunkingConfig()
     passages = chunk_document(document, config)
-    paragraphs = [b for b in document.blocks if b.kind == "paragraph"]
+    paragraphs = [b for b in document.blocks if b.kind != "heading"]
     headings = {document.block_text(b) for b in document.blocks if b.kind == "heading"}
     covered: set[int] = set()
     for passage in passages:
