@@ -11,9 +11,11 @@ but never an answer on their own.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 
+import lxml.etree
 import lxml.html
 import trafilatura
 from lxml.etree import ParserError, _Element
@@ -29,7 +31,19 @@ _HEADING_WRAPPERS = {"div", "header", "hgroup", "span", "section"}
 # Permalink marks that generators put in headings: text a reader never reads as part of the heading.
 _PERMALINK_MARK = re.compile(r"^[\s¶#§🔗]*$")
 # Page regions by ARIA role that are never main content.
-_CHROME_ROLES = ("navigation", "banner", "contentinfo", "complementary", "search", "menubar", "toolbar")
+_CHROME_ROLES = (
+    "navigation", "banner", "contentinfo", "complementary", "search", "menubar", "toolbar", "dialog", "alertdialog",
+)  # fmt: skip
+# Class or id names of page furniture, whole (first set) or as part of a name (second).
+_CHROME_NAMES = {
+    "toc", "badge", "sr-only", "visually-hidden",
+    "screen-reader-text", "skip-link", "breadcrumb", "breadcrumbs", "edit-this-page", "cookie-banner",
+}  # fmt: skip
+# Where a heading starts in a page's text, while its headings are put back (a character no page holds).
+_HEADING_MARK = "\x00"
+_INLINE_CODE = ("code", "tt", "kbd", "samp", "var")
+_PERMALINK_NAMES = {"headerlink", "hash-link", "anchor", "anchorjs-link"}
+_CHROME_NAME_PARTS = ("table-of-contents", "tableofcontents", "visually-hidden", "cookie", "breadcrumb")
 _BLOCK_TAGS = {"p", "list", "table", "quote", "head", "div", "item"}
 # Below this many characters trafilatura replaces its extraction by a flat text of the whole page (chrome and
 # all); a short documentation page is still a page with structure.
@@ -53,8 +67,9 @@ def html_blocks(data: bytes | str) -> tuple[list[RawBlock], lxml.html.HtmlElemen
         page = lxml.html.document_fromstring(data)
     except (ParserError, ValueError):
         return [], None
+    prepared = _prepared(page)
     extraction = trafilatura.bare_extraction(
-        _prepared(page),
+        prepared,
         favor_recall=True,
         include_comments=False,
         include_tables=True,
@@ -68,51 +83,113 @@ def html_blocks(data: bytes | str) -> tuple[list[RawBlock], lxml.html.HtmlElemen
         return [], page
     blocks: list[RawBlock] = []
     _collect(body, blocks)
+    if not any(block.kind == "heading" for block in blocks):
+        blocks = _with_headings_of(prepared, blocks)
     return blocks, page
 
 
 def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-    """A copy of ``page`` with lone headings lifted out of their wrappers, permalink marks and ARIA chrome
-    removed, and every ``<pre>`` holding ``<code>``."""
+    """A copy of ``page`` without the chrome that trafilatura keeps (permalink marks, screen-reader-only text,
+    tables of contents, badges, ARIA navigation and dialogs), with lone headings lifted out of their wrappers
+    and every ``<pre>`` holding ``<code>`` with its line breaks as text."""
     tree = lxml.html.fromstring(lxml.html.tostring(page))
+    roles = " or ".join(f"@role='{role}'" for role in _CHROME_ROLES)
+    for element in tree.xpath(f"//*[{roles} or @aria-hidden='true' or @aria-modal='true']"):
+        if element.getparent() is not None:
+            element.drop_tree()
+    for element in list(tree.iter()):
+        if element.getparent() is not None and _is_chrome(element):
+            element.drop_tree()
     for element in list(tree.iter(*_HEADINGS)):
-        for link in element.iter("a"):
-            if link is not element and _PERMALINK_MARK.match(link.text_content() or ""):
-                _drop(link)
         outer = element
         while (parent := outer.getparent()) is not None and parent.tag in _HEADING_WRAPPERS:
             if _squashed(parent.text_content()) != _squashed(element.text_content()):
                 break
             outer = parent
-        if outer is not element:
+        if outer is not element and outer.getparent() is not None:
             element.tail = outer.tail
             outer.getparent().replace(outer, element)
+    for code in list(tree.iter(*_INLINE_CODE)):
+        if not any(ancestor.tag == "pre" for ancestor in code.iterancestors()):
+            code.tag = "span"  # code inside a sentence is part of the sentence: trafilatura would cut it out
     for pre in tree.iter("pre"):
+        for br in pre.iter("br"):
+            br.tail = "\n" + (br.tail or "")
+        lxml.etree.strip_elements(pre, "br", with_tail=False)
         # trafilatura reads a <pre> as code only when it holds <code> (or says so in its class)
         if pre.find(".//code") is None:
             code = lxml.html.Element("code")
             code.text, pre.text = pre.text, None
             code.extend(list(pre))
             pre.append(code)
-    roles = " or ".join(f"@role='{role}'" for role in _CHROME_ROLES)
-    for element in tree.xpath(f"//*[{roles} or @aria-hidden='true']"):
-        if element.getparent() is not None:
-            _drop(element)
     return tree
 
 
-def _drop(element: _Element) -> None:
-    """Remove ``element`` but keep the text that follows it."""
-    parent = element.getparent()
-    if parent is None:
-        return
-    tail = element.tail or ""
-    previous = element.getprevious()
-    if previous is not None:
-        previous.tail = (previous.tail or "") + tail
-    else:
-        parent.text = (parent.text or "") + tail
-    parent.remove(element)
+def _with_headings_of(page: lxml.html.HtmlElement, blocks: list[RawBlock]) -> list[RawBlock]:
+    """``blocks`` with the page's headings put back where they stand between them.
+
+    On a page where trafilatura finds no content container (DocBook's nested ``div.sect1``), it collects the
+    text of the whole page and leaves out every heading. Each block is found in the page's text by its first
+    characters; the headings met between one block and the next are put before the next (before the first
+    block, only the nearest one, as earlier headings there belong to the chrome)."""
+    pieces: list[str] = []
+    found_headings: list[RawBlock] = []
+
+    def walk(element: _Element) -> None:
+        if isinstance(element.tag, str) and element.tag in _HEADINGS:
+            text = _squashed(element.text_content())
+            found_headings.append(RawBlock("heading", text, int(element.tag[1])))
+            pieces.append(f" {_HEADING_MARK}{text} ")
+        elif isinstance(element.tag, str) and element.tag not in ("script", "style", "noscript", "template"):
+            pieces.append(element.text or "")
+            for child in element:
+                walk(child)
+        pieces.append(element.tail or "")
+
+    walk(page)
+    segments = _squashed("".join(pieces)).split(_HEADING_MARK)
+    stream = "".join(segments)
+    marks = list(itertools.accumulate(len(segment) for segment in segments[:-1]))
+    headings = list(zip(marks, found_headings, strict=True))
+    placed: list[RawBlock] = []
+    searched_from, pending = 0, 0  # where the previous block was found; the first heading not yet placed
+    for block in blocks:
+        found = _locate(_squashed(block.text), stream, searched_from)
+        if found is not None:
+            before = [heading for mark, heading in headings[pending:] if mark <= found]
+            placed.extend(before if placed else before[-1:])
+            pending += len(before)
+            searched_from = found
+        placed.append(block)
+    return placed
+
+
+def _locate(text: str, stream: str, start: int) -> int | None:
+    """Where ``text`` starts in ``stream``, at or after ``start``: by its first 200 characters anywhere ahead
+    (long enough to tell repeated code examples apart), else by its first 40 close ahead."""
+    for length, reach in ((200, len(stream)), (40, 3000)):
+        key = text[:length]
+        found = stream.find(key, start, start + reach + len(key)) if key else -1
+        if found >= 0:
+            return found
+    return None
+
+
+def _is_chrome(element: _Element) -> bool:
+    """Page furniture by its class or id: permalink marks, text for screen readers only, tables of contents,
+    badges."""
+    if not isinstance(element.tag, str):
+        return False
+    names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    if element.tag == "a" and (
+        set(names.split()) & _PERMALINK_NAMES
+        or (
+            (element.get("href") or "").startswith("#")
+            and _PERMALINK_MARK.match(element.text_content() or "")
+        )
+    ):
+        return True
+    return bool(set(names.split()) & _CHROME_NAMES) or any(part in names for part in _CHROME_NAME_PARTS)
 
 
 def _squashed(text: str) -> str:

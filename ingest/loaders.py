@@ -23,7 +23,7 @@ from lxml.html import HtmlElement
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ingest.documents import Document, RawBlock, compose_document
+from ingest.documents import Document, RawBlock, compose_document, normalize_text
 from ingest.errors import BadDocument
 from ingest.html import html_blocks
 
@@ -128,9 +128,9 @@ def _decode_text(data: bytes, path: Path) -> str:
         raise BadDocument(str(path), f"not UTF-8 text (undecodable byte at offset {exc.start})") from exc
 
 
-def _require_text(document: Document, source: str) -> Document:
+def _require_text(document: Document, source: str, problem: str = "no text to index") -> Document:
     if not any(block.kind == "paragraph" for block in document.blocks):
-        raise BadDocument(source, "no text to index")
+        raise BadDocument(source, problem)
     return document
 
 
@@ -271,10 +271,17 @@ def _read_html(data: bytes, path: Path, doc_id: str) -> list[Document]:
     blocks, page = html_blocks(data)
     if page is None:
         raise BadDocument(str(path), "not an HTML document")
+    title = _html_title(page)
+    # the page's title repeated as text (a navigation bar's caption) is not content
+    blocks = [
+        b for b in blocks if b.kind == "heading" or normalize_text(b.text) != normalize_text(title or "")
+    ]
     document = compose_document(
-        id=doc_id, title=_html_title(page), raw_blocks=blocks, url=_html_url(page), source=str(path)
+        id=doc_id, title=title, raw_blocks=blocks, url=_html_url(page), source=str(path)
     )
-    return [_require_text(document, str(path))]
+    return [
+        _require_text(document, str(path), "no main text to index (only navigation or a table of contents?)")
+    ]
 
 
 def _html_title(page: HtmlElement) -> str | None:
