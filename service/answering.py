@@ -10,7 +10,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -46,6 +46,8 @@ _ANAPHORA = frozenset(
     ]
 )
 _WORD = re.compile(r"[\w'-]+")
+# How far past code and labels the prose that explains them is looked for, in windows.
+_PROSE_REACH = 3
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,8 @@ class Answerer:
         best: tuple[float, str, list[_ScoredSpan]] | None = None
         for query in tries:
             vector = self.retriever.encode(query)
-            pool = self._diverse(self.retriever.search(query, windows * 3, query_vector=vector), windows)
+            found = self.retriever.search(query, windows * 3, query_vector=vector)
+            pool = self._diverse(self._explained(found), windows)
             ranked = self._rank_spans(query, vector, pool)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
@@ -177,6 +180,33 @@ class Answerer:
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, query)
+
+    def _explained(self, ranked: list[Candidate]) -> list[Candidate]:
+        """``ranked`` with each window of code or a label replaced by the prose windows just before and after it
+        in its document, at its score: a question that matches a code example is answered by the sentences that
+        introduce and explain the example, which are the only ones that may be highlighted."""
+        best: dict[int, Candidate] = {}
+        for candidate in ranked:
+            rows = [candidate.passage]
+            if self._block_of(candidate.passage).kind not in ANSWER_KINDS:
+                rows = self._prose_beside(candidate.passage)
+            for row in rows:
+                if row not in best or best[row].score < candidate.score:
+                    best[row] = replace(candidate, passage=row)
+        return sorted(best.values(), key=lambda candidate: -candidate.score)
+
+    def _prose_beside(self, row: int) -> list[int]:
+        """The nearest windows of prose before and after passage ``row`` in its document (code and labels
+        skipped, at most ``_PROSE_REACH`` windows away)."""
+        rows = self.index.passages_of([int(self.index.passage_document[row])]).tolist()
+        here = rows.index(row)
+        before = rows[max(0, here - _PROSE_REACH) : here][::-1]
+        after = rows[here + 1 : here + 1 + _PROSE_REACH]
+        nearest = (
+            next((r for r in side if self._block_of(r).kind in ANSWER_KINDS), None)
+            for side in (before, after)
+        )
+        return [r for r in nearest if r is not None]
 
     def _diverse(self, ranked: list[Candidate], windows: int) -> list[Candidate]:
         """The best ``windows`` candidates, at most ``windows_per_paragraph`` of them from any one paragraph."""

@@ -19,9 +19,9 @@ import pytest
 from ingest import Document, Passage, chunk_document
 from ingest.loaders import read_file
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "html"
 from ..conftest import SHARED
 
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "html"
 PG, GIT = SHARED / "corpora" / "postgresql-15", SHARED / "corpora" / "git-docs"
 DOCBOOK_NAV = ("Prev", "Up", "Home", "Next")  # the link rows of the navheader and navfooter tables
 
