@@ -95,6 +95,11 @@ class Document:
         """The block holding character ``offset``: the last one that starts at or before it (binary search)."""
         return self.blocks[bisect.bisect_right(self.blocks, offset, key=lambda block: block.start) - 1]
 
+    def block_after(self, block: Block) -> Block | None:
+        """The block that follows ``block``, or None after the last."""
+        following = bisect.bisect_right(self.blocks, block.start, key=lambda other: other.start)
+        return self.blocks[following] if following < len(self.blocks) else None
+
 
 @dataclass(frozen=True)
 class RawBlock:

@@ -41,6 +41,7 @@ _CHROME_NAMES = {
 }  # fmt: skip
 # Where a heading starts in a page's text, while its headings are put back (a character no page holds).
 _HEADING_MARK = "\x00"
+_INLINE_PARENTS = {"p", "head", "hi", "ref", "cell", "item", "quote"}
 _INLINE_CODE = ("code", "tt", "kbd", "samp", "var")
 _PERMALINK_NAMES = {"headerlink", "hash-link", "anchor", "anchorjs-link"}
 _CHROME_NAME_PARTS = ("table-of-contents", "tableofcontents", "visually-hidden", "cookie", "breadcrumb")
@@ -109,19 +110,23 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
         if outer is not element and outer.getparent() is not None:
             element.tail = outer.tail
             outer.getparent().replace(outer, element)
-    for code in list(tree.iter(*_INLINE_CODE)):
-        if not any(ancestor.tag == "pre" for ancestor in code.iterancestors()):
-            code.tag = "span"  # code inside a sentence is part of the sentence: trafilatura would cut it out
     for pre in tree.iter("pre"):
         for br in pre.iter("br"):
             br.tail = "\n" + (br.tail or "")
         lxml.etree.strip_elements(pre, "br", with_tail=False)
-        # trafilatura reads a <pre> as code only when it holds <code> (or says so in its class)
-        if pre.find(".//code") is None:
+        # trafilatura reads a <pre> as code only when it holds one <code> (or says so in its class)
+        if not (len(pre) == 1 and pre[0].tag == "code" and not (pre.text or "").strip()):
             code = lxml.html.Element("code")
             code.text, pre.text = pre.text, None
             code.extend(list(pre))
             pre.append(code)
+    for code in list(tree.iter(*_INLINE_CODE)):
+        parent = code.getparent()
+        if parent is None or parent.tag != "pre":
+            code.tag = "span"  # code inside a sentence is part of the sentence: trafilatura would cut it out
+    for link in list(tree.iter("a")):
+        if not link.text_content().strip() and link.getparent() is not None:
+            link.drop_tree()  # an empty anchor (DocBook's index terms): trafilatura would wrap the text after it
     return tree
 
 
@@ -251,15 +256,13 @@ def _block(element: _Element, blocks: list[RawBlock]) -> None:
 
 def _is_block(element: _Element) -> bool:
     """Whether an element of trafilatura's output stands as a block rather than inline in a sentence; code
-    does when it is a ``<pre>`` or fills its paragraph alone."""
+    does unless it is one line inside a paragraph with other text."""
     if element.tag != "code":
         return element.tag in _BLOCK_TAGS
     parent = element.getparent()
-    return (
-        parent is None
-        or (not (parent.text or "").strip() and not (element.tail or "").strip() and len(parent) == 1)
-        or "\n" in "".join(element.itertext()).strip()
-    )
+    if parent is None or parent.tag not in _INLINE_PARENTS or "\n" in "".join(element.itertext()).strip():
+        return True
+    return not (parent.text or "").strip() and not (element.tail or "").strip() and len(parent) == 1
 
 
 def _text(element: _Element) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest import ANSWER_KINDS, Block
+from ingest import ANSWER_KINDS, Block, Document
 from service.retrieval import Candidate, Retriever
 
 Span = tuple[int, int]
@@ -46,6 +46,8 @@ _ANAPHORA = frozenset(
     ]
 )
 _WORD = re.compile(r"[\w'-]+")
+# The longest code example quoted with the sentence that introduces it.
+_EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
 _PROSE_REACH = 3
 
@@ -310,6 +312,7 @@ class Answerer:
             quote = self._widen(self._paragraph_sentences(span.row), core, taken, doc_id)
             start, end = quote[0][0], quote[-1][1]
             document = self.index.documents[doc_id]
+            end = _with_example(document, end, taken)
             text = document.text[start:end]
             key = " ".join(text.casefold().split())
             if key in seen_texts:
@@ -383,6 +386,23 @@ class _VectorCache:
             while len(self._vectors) > self._capacity:
                 self._vectors.popitem(last=False)
         return np.stack([known[t] for t in texts])
+
+
+def _with_example(document: Document, end: int, taken: Sequence[tuple[str, int, int]]) -> int:
+    """Where a quote ending at ``end`` should end: past the code block that follows when the quote ends with
+    the sentence that introduces it ("…like this:"), so the example is quoted with its explanation."""
+    block = document.block_at(end - 1)
+    following = document.block_after(block)
+    if (
+        end == block.end
+        and document.text[end - 1] == ":"
+        and following is not None
+        and following.kind == "code"
+        and following.end - following.start <= _EXAMPLE_MAX_CHARS
+        and not _overlaps_quoted(taken, document.id, (following.start, following.end))
+    ):
+        return following.end
+    return end
 
 
 def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: Span) -> bool:
