@@ -80,7 +80,7 @@ def ask(body: AskRequest) -> Response:
                 asked_at=datetime.now(UTC),
                 question=body.question.strip(),
                 answered=answer.answered,
-                score=answer.passages[0].score if answer.passages else 0.0,
+                score=answer.confidence or 0.0,
                 latency_ms=latency_ms,
                 answer=answer.answer if answer.answered else (answer.message or ""),
                 passages=[

@@ -79,7 +79,7 @@ def evaluate_questions(
                 "expect": expect or None,
                 "answered": answer.answered,
                 "answer": answer.answer,
-                "score": answer.passages[0].score if answer.passages else None,
+                "score": answer.confidence,
                 "answer_hit": bool(expect) and answer.answered and contains(answer.answer, expect),
                 "hit@1": bool(expect) and any(contains(t, expect) for t in texts[:1]),
                 "hit@3": bool(expect) and any(contains(t, expect) for t in texts[:3]),
@@ -107,8 +107,8 @@ def evaluate_questions(
         off_topic = [r["score"] or 0.0 for r in unanswerable]
         for source in calibrate:
             for question, answerable_here in calibration_questions(source, limit, seed):
-                best = answerer.ask(question).passages
-                (on_topic if answerable_here else off_topic).append(best[0].score if best else 0.0)
+                confidence = answerer.ask(question).confidence
+                (on_topic if answerable_here else off_topic).append(confidence or 0.0)
         refusal = refusal_tradeoff(on_topic, off_topic, answerer.settings.min_score)
         report["refusal"] = refusal
         report["metrics"].update(
@@ -341,7 +341,8 @@ def _sample(items: list[str], limit: int | None, seed: int) -> list[str]:
 
 
 def read_squad(path: Path) -> tuple[list[tuple[str, str, str]], list[dict[str, Any]]]:
-    """Paragraphs as (id, title, text), and answerable questions with their paragraph id and answer texts."""
+    """Paragraphs as (id, title, text), and questions with their paragraph id and answer texts; a question of
+    SQuAD 2.0 that its paragraph does not answer has no answers (``[]``)."""
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     paragraphs, questions = [], []
     for article in data:
@@ -349,16 +350,15 @@ def read_squad(path: Path) -> tuple[list[tuple[str, str, str]], list[dict[str, A
             paragraph_id = f"{article['title']}/{number}"
             paragraphs.append((paragraph_id, article["title"].replace("_", " "), paragraph["context"]))
             for qa in paragraph["qas"]:
-                answers = [a["text"] for a in qa.get("answers", [])]
-                if answers and not qa.get("is_impossible"):
-                    questions.append(
-                        {
-                            "id": qa["id"],
-                            "question": qa["question"],
-                            "paragraph": paragraph_id,
-                            "answers": answers,
-                        }
-                    )
+                answers = [] if qa.get("is_impossible") else [a["text"] for a in qa.get("answers", [])]
+                questions.append(
+                    {
+                        "id": qa["id"],
+                        "question": qa["question"],
+                        "paragraph": paragraph_id,
+                        "answers": answers,
+                    }
+                )
     return paragraphs, questions
 
 
@@ -400,13 +400,17 @@ def evaluate_squad(
     retriever = Retriever(index, query_embedder or embedder, weights)
     answerer = Answerer(retriever, settings)
     began = time.monotonic()
-    results = []
+    results, unanswerable = [], []
     for item in chosen:
-        ranked = rank_documents(retriever, item["question"], 5)
         answer = answerer.ask(item["question"], top_k=1)
+        if not item["answers"]:
+            unanswerable.append({"id": item["id"], "answered": answer.answered, "score": answer.confidence})
+            continue
+        ranked = rank_documents(retriever, item["question"], 5)
         results.append(
             {
                 "id": item["id"],
+                "score": answer.confidence,
                 "recall@1": item["paragraph"] in ranked[:1],
                 "recall@5": item["paragraph"] in ranked[:5],
                 "answered": answer.answered,
@@ -417,18 +421,23 @@ def evaluate_squad(
         )
     seconds = time.monotonic() - began
     names = ("recall@1", "recall@5", "answered", "answer_in_highlight", "answer_in_top_passage")
+    metrics = {name: mean([float(r[name]) for r in results]) for name in names}
+    if unanswerable:  # SQuAD 2.0: how often the questions that the paragraphs do not answer are refused
+        metrics["false_refusal_rate"] = 1.0 - metrics["answered"]
+        metrics["correct_refusal_rate"] = mean([float(not r["answered"]) for r in unanswerable])
     return {
         "kind": "squad",
         "source": str(path),
-        "questions": len(results),
+        "questions": len(results) + len(unanswerable),
+        "unanswerable": len(unanswerable),
         "paragraphs": len(paragraphs),
         "weights": weights.as_dict(),
         "query_precision": retriever.embedder.precision,
         "sentence_vectors": index.sentence_vectors is not None,
         "chunking": chunking.as_dict(),
-        "metrics": {name: mean([float(r[name]) for r in results]) for name in names},
-        "seconds_per_query": seconds / max(len(results), 1),
-        "per_question": results,
+        "metrics": metrics,
+        "seconds_per_query": seconds / max(len(chosen), 1),
+        "per_question": results + unanswerable,
     }
 
 
