@@ -34,7 +34,7 @@
     ".user{align-self:flex-end;background:var(--accent);color:var(--on-accent)}",
     ".bot{align-self:flex-start;background:var(--bubble)}",
     ".answer{margin:0 0 6px;font-weight:600}",
-    "blockquote{margin:6px 0;padding:4px 10px;border-left:3px solid var(--accent);color:var(--fg)}",
+    "blockquote{margin:6px 0;padding:4px 10px;border-left:3px solid var(--accent);color:var(--fg);white-space:pre-wrap}",
     "mark{background:var(--mark);color:var(--mark-fg);padding:0 1px}",
     ".source{font-size:.88em;color:var(--muted)}",
     "a{color:inherit;text-decoration:underline}",
