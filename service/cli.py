@@ -96,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
             "--min-score",
             type=float,
             default=float(env.get("CITEWELL_MIN_SCORE", AnswerSettings().min_score)),
-            help="refuse when the best sentence scores below this (default: $CITEWELL_MIN_SCORE or %(default)s)",
+            help="refuse when the best sentence's cosine to the question is below this (default: "
+            "$CITEWELL_MIN_SCORE or %(default)s)",
         )
         sub.add_argument(
             "--query-precision",
@@ -215,6 +216,22 @@ def _parser() -> argparse.ArgumentParser:
     with_answering(evaluate)
     with_index(evaluate)
     evaluate.set_defaults(run=_eval)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="choose the refusal threshold for several collections at once",
+        description="Reads the JSON reports of `citewell eval` on question files and SQuAD 2.0 files (each "
+        "against its own collection) and prints, per collection, the false- and correct-refusal rates at "
+        "--min-score and at the threshold that does best on all of them together.",
+    )
+    calibrate.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
+    calibrate.add_argument(
+        "--min-score",
+        type=float,
+        default=float(env.get("CITEWELL_MIN_SCORE", AnswerSettings().min_score)),
+        help="the threshold to compare with (default: $CITEWELL_MIN_SCORE or %(default)s)",
+    )
+    calibrate.set_defaults(run=_calibrate)
     return parser
 
 
@@ -388,6 +405,37 @@ def _eval(args: argparse.Namespace) -> int:
     output.write_text(json.dumps(report, indent=1), encoding="utf-8")
     print(f"report written to {output}")
     return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from service import evaluation
+
+    reports = []
+    for path in args.reports:
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: not a readable eval report ({exc})") from exc
+        if "confidences" not in report:
+            raise ConfigError(
+                f"{path}: has no confidences (a report of `citewell eval` on questions or SQuAD)"
+            )
+        reports.append(report)
+    result = evaluation.refusal_across(reports, args.min_score)
+    print(f"{'collection':<48} {'at --min-score':>20} {'at calibrated':>20}")
+    for collection in result["collections"]:
+        cells = [_refusal_rates(collection[key]) for key in ("at_current", "at_threshold")]
+        print(f"{collection['source'][-48:]:<48} {cells[0]:>20} {cells[1]:>20}")
+    print(f"(false refusals / correct refusals)  --min-score {result['current']}: balanced accuracy "
+          f"{result['current_balanced_accuracy']}; calibrated min_score {result['threshold']}: "
+          f"{result['balanced_accuracy']}")  # fmt: skip
+    return 0
+
+
+def _refusal_rates(rates: dict[str, float | None]) -> str:
+    return " / ".join("-" if rate is None else f"{rate:.3f}" for rate in rates.values())
 
 
 if __name__ == "__main__":

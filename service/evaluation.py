@@ -100,6 +100,7 @@ def evaluate_questions(
             "correct_refusals": sum(not r["answered"] for r in unanswerable),
             "unanswerable": len(unanswerable),
         },
+        "confidences": _confidences(answerable, unanswerable),
         "results": results,
     }
     if calibrate:
@@ -176,6 +177,72 @@ def refusal_tradeoff(on_topic: Sequence[float], off_topic: Sequence[float], curr
         "current": rates(current),
         "calibrated": rates(calibrated),
         "curve": [rates(t / 100) for t in range(0, 101, 5)],
+    }
+
+
+def _confidences(
+    answerable: Sequence[dict[str, Any]], unanswerable: Sequence[dict[str, Any]]
+) -> dict[str, list[float]]:
+    """What ``citewell calibrate`` reads from a report: each question's confidence, by whether it is answerable."""
+    return {
+        "answerable": [round(r["score"] or 0.0, 4) for r in answerable],
+        "unanswerable": [round(r["score"] or 0.0, 4) for r in unanswerable],
+    }
+
+
+def refusal_across(reports: Sequence[Report], current: float) -> Report:
+    """One refusal threshold for several collections at once, from the confidences their eval reports hold.
+
+    The chosen threshold maximises the mean, over the collections, of their balanced accuracy: (share of the
+    answerable questions answered + share of the unanswerable ones refused) / 2, or the one share a collection
+    has; of a run of thresholds that reach it, the middle one. Each collection weighs the same, however many
+    questions it brings. Per collection, the rates at ``current`` and at the chosen threshold.
+
+    Example:
+        >>> a = {"source": "a", "confidences": {"answerable": [0.6, 0.7], "unanswerable": [0.2, 0.5]}}
+        >>> b = {"source": "b", "confidences": {"answerable": [0.45, 0.8], "unanswerable": [0.3]}}
+        >>> refusal_across([a, b], 0.6)["threshold"]
+        0.375
+    """
+    grid = [step / 200 for step in range(201)]
+
+    def rates(report: Report, threshold: float) -> dict[str, float | None]:
+        answerable, unanswerable = report["confidences"]["answerable"], report["confidences"]["unanswerable"]
+        return {
+            "false_refusal_rate": mean([float(s < threshold) for s in answerable]) if answerable else None,
+            "correct_refusal_rate": mean([float(s < threshold) for s in unanswerable])
+            if unanswerable
+            else None,
+        }
+
+    def balanced(threshold: float) -> float:
+        accuracies = []
+        for report in reports:
+            shares = [
+                1.0 - rate if name == "false_refusal_rate" else rate
+                for name, rate in rates(report, threshold).items()
+                if rate is not None
+            ]
+            accuracies.append(mean(shares))
+        return mean(accuracies)
+
+    accuracy = [balanced(t) for t in grid]
+    # the middle of the first run of best thresholds: a cut as far as the data allow from the nearest questions
+    first = accuracy.index(max(accuracy))
+    last = first
+    while last + 1 < len(grid) and accuracy[last + 1] == accuracy[first]:
+        last += 1
+    chosen = grid[(first + last) // 2]
+    return {
+        "kind": "refusal",
+        "threshold": chosen,
+        "current": current,
+        "balanced_accuracy": round(balanced(chosen), 4),
+        "current_balanced_accuracy": round(balanced(current), 4),
+        "collections": [
+            {"source": r["source"], "at_current": rates(r, current), "at_threshold": rates(r, chosen)}
+            for r in reports
+        ],
     }
 
 
@@ -436,6 +503,7 @@ def evaluate_squad(
         "sentence_vectors": index.sentence_vectors is not None,
         "chunking": chunking.as_dict(),
         "metrics": metrics,
+        "confidences": _confidences(results, unanswerable),
         "seconds_per_query": seconds / max(len(chosen), 1),
         "per_question": results + unanswerable,
     }

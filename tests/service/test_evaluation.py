@@ -92,7 +92,18 @@ def test_squad_metrics_on_a_tiny_file(tmp_path: Path, embedder: Embedder) -> Non
                     {
                         "context": "The Earth orbits the Sun. One orbit takes a year.",
                         "qas": [
-                            {"id": "b", "question": "How long is one orbit?", "answers": [{"text": "a year"}]}
+                            {
+                                "id": "b",
+                                "question": "How long is one orbit?",
+                                "answers": [{"text": "a year"}],
+                            },
+                            # SQuAD 2.0: a question its paragraph does not answer
+                            {
+                                "id": "c",
+                                "question": "Who won the 1998 World Cup?",
+                                "answers": [],
+                                "is_impossible": True,
+                            },
                         ],
                     },
                 ],
@@ -109,14 +120,56 @@ def test_squad_metrics_on_a_tiny_file(tmp_path: Path, embedder: Embedder) -> Non
         settings=AnswerSettings(),
         cache_dir=tmp_path / "c",
     )
-    assert report["questions"] == 2 and report["paragraphs"] == 2
+    assert report["questions"] == 3 and report["unanswerable"] == 1 and report["paragraphs"] == 2
     assert report["metrics"] == {
         "recall@1": 1.0,
         "recall@5": 1.0,
         "answered": 1.0,
         "answer_in_highlight": 1.0,
         "answer_in_top_passage": 1.0,
+        "false_refusal_rate": 0.0,
+        "correct_refusal_rate": 1.0,
     }
+    assert len(report["confidences"]["answerable"]) == 2 and len(report["confidences"]["unanswerable"]) == 1
+
+
+def test_expect_may_list_several_right_phrases(
+    tmp_path: Path, corpus_index: Index, embedder: Embedder
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {
+            "question": "When did NASS write to Facebook?",
+            "expect": ["nowhere to be found", "Letter to Facebook"],
+        }
+    ]
+    questions.write_text(json.dumps(rows[0]))
+    report = evaluate_questions(questions, Answerer(Retriever(corpus_index, embedder)))
+    assert report["metrics"]["answer_hits"] == 1
+
+
+def test_calibrate_chooses_one_threshold_for_several_collections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = []
+    for name, answerable, unanswerable in [
+        ("docs", [0.55, 0.6, 0.7], [0.2, 0.45]),
+        ("wiki", [0.5, 0.8], [0.3]),
+    ]:
+        path = tmp_path / f"{name}.json"
+        path.write_text(
+            json.dumps(
+                {"source": name, "confidences": {"answerable": answerable, "unanswerable": unanswerable}}
+            )
+        )
+        reports.append(str(path))
+    assert main(["calibrate", *reports, "--min-score", "0.65"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated min_score 0.475" in out  # the middle of 0.455 to 0.5, where every question is right
+    assert "docs" in out and "0.667 / 1.000" in out  # at 0.65: two of docs' three answerable refused
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    assert main(["calibrate", str(broken)]) == 1
 
 
 def test_question_file_counts(tmp_path: Path, corpus_index: Index, embedder: Embedder) -> None:
