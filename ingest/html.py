@@ -1,12 +1,12 @@
 """The main content of an HTML page as blocks, through trafilatura: no navigation, sidebars or footers.
 
 trafilatura (https://trafilatura.readthedocs.io) finds the main text of real-world pages and drops their chrome.
-Before it runs, two habits of documentation generators that it would otherwise misread are undone: headings
-wrapped in containers of their own (DocBook's ``div.titlepage``), which it drops with the wrapper, and
-permalink marks inside headings (Sphinx's ``¶``, Docusaurus' ``#``), which it would keep as text. Its output
+Before it runs, what it would keep or misread is undone (:func:`_prepared`): permalink marks, text for screen
+readers only, tables of contents, badges, ARIA navigation and dialogs, empty anchors, headings wrapped in
+containers of their own (DocBook's ``div.titlepage``), inline code it would cut out of its sentence. Its output
 tree then becomes :class:`RawBlock` s: headings, paragraphs, list items, table rows, code blocks (line breaks
-kept), and labels (definition terms, captions, list items that are only a link), which are text a reader sees
-but never an answer on their own.
+kept), and labels (definition terms, list items that are only a link), which a reader sees but which are never
+an answer on their own. Where it still drops a page's headings, they are put back (:func:`_with_headings_of`).
 """
 
 from __future__ import annotations
@@ -28,24 +28,25 @@ logger = logging.getLogger(__name__)
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Wrappers a generator puts around a lone heading; a heading alone in them is lifted out.
 _HEADING_WRAPPERS = {"div", "header", "hgroup", "span", "section"}
-# Permalink marks that generators put in headings: text a reader never reads as part of the heading.
-_PERMALINK_MARK = re.compile(r"^[\s¶#§🔗]*$")
 # Page regions by ARIA role that are never main content.
 _CHROME_ROLES = (
     "navigation", "banner", "contentinfo", "complementary", "search", "menubar", "toolbar", "dialog", "alertdialog",
 )  # fmt: skip
-# Class or id names of page furniture, whole (first set) or as part of a name (second).
+# Class or id names of page furniture: whole names, then parts of names.
 _CHROME_NAMES = {
-    "toc", "badge", "sr-only", "visually-hidden",
-    "screen-reader-text", "skip-link", "breadcrumb", "breadcrumbs", "edit-this-page", "cookie-banner",
+    "toc", "badge", "sr-only", "visually-hidden", "screen-reader-text", "skip-link", "breadcrumb", "breadcrumbs",
+    "edit-this-page", "cookie-banner",
 }  # fmt: skip
-# Where a heading starts in a page's text, while its headings are put back (a character no page holds).
-_HEADING_MARK = "\x00"
-_INLINE_PARENTS = {"p", "head", "hi", "ref", "cell", "item", "quote"}
-_INLINE_CODE = ("code", "tt", "kbd", "samp", "var")
-_PERMALINK_NAMES = {"headerlink", "hash-link", "anchor", "anchorjs-link"}
 _CHROME_NAME_PARTS = ("table-of-contents", "tableofcontents", "visually-hidden", "cookie", "breadcrumb")
+# Permalinks that generators put in headings and captions (Sphinx's ¶, Docusaurus' #), by class or by their text.
+_PERMALINK_NAMES = {"headerlink", "hash-link", "anchor", "anchorjs-link"}
+_PERMALINK_MARK = re.compile(r"^[\s¶#§🔗]*$")
+_INLINE_CODE = ("code", "tt", "kbd", "samp", "var")
+# trafilatura's output: the elements that stand as blocks, and those in which code may sit inside a sentence.
 _BLOCK_TAGS = {"p", "list", "table", "quote", "head", "div", "item"}
+_INLINE_PARENTS = {"p", "head", "hi", "ref", "cell", "item", "quote"}
+# Marks where a heading starts in a page's text while its headings are put back (a character no page holds).
+_HEADING_MARK = "\x00"
 # Below this many characters trafilatura replaces its extraction by a flat text of the whole page (chrome and
 # all); a short documentation page is still a page with structure.
 _SETTINGS = use_config()
@@ -241,7 +242,8 @@ def _block(element: _Element, blocks: list[RawBlock]) -> None:
     elif tag == "table":
         for row in element.iter("row"):
             cells = [_squashed(_text(cell)) for cell in row.iter("cell")]
-            blocks.append(RawBlock("paragraph", " | ".join(cell for cell in cells if cell)))
+            # one row, one paragraph; not " | ", which the chunker would cut back into single cells
+            blocks.append(RawBlock("paragraph", " · ".join(cell for cell in cells if cell)))
     elif tag == "list":
         for item in element.iter("item"):
             if item.getparent() is not element:
