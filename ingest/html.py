@@ -45,6 +45,8 @@ _INLINE_CODE = ("code", "tt", "kbd", "samp", "var")
 # trafilatura's output: the elements that stand as blocks, and those in which code may sit inside a sentence.
 _BLOCK_TAGS = {"p", "list", "table", "quote", "head", "div", "item"}
 _INLINE_PARENTS = {"p", "head", "hi", "ref", "cell", "item", "quote"}
+# At most this many words, ending no sentence, make a caption rather than a paragraph.
+_CAPTION_WORDS = 3
 # Marks where a heading starts in a page's text while its headings are put back (a character no page holds).
 _HEADING_MARK = "\x00"
 # Below this many characters trafilatura replaces its extraction by a flat text of the whole page (chrome and
@@ -205,7 +207,7 @@ def _squashed(text: str) -> str:
 def _collect(element: _Element, blocks: list[RawBlock]) -> None:
     """trafilatura's output tree (``head``, ``p``, ``list``/``item``, ``table``/``row``/``cell``, ``code``,
     ``quote``) in document order, as raw blocks: each block element on its own, and each run of text and inline
-    elements between them as a paragraph (a label when the run is one link and nothing else)."""
+    elements between them as a paragraph (a label when the run is one link and nothing else, or a caption)."""
     run: list[str] = [element.text or ""]
     links: list[_Element] = []
 
@@ -213,7 +215,8 @@ def _collect(element: _Element, blocks: list[RawBlock]) -> None:
         text = "".join(run)
         if text.strip():
             only_a_link = len(links) == 1 and _squashed(_text(links[0])) == _squashed(text)
-            blocks.append(RawBlock("label" if only_a_link else "paragraph", text))
+            caption = element.tag != "item" and _is_caption(text)  # a short list item is still an answer
+            blocks.append(RawBlock("label" if only_a_link or caption else "paragraph", text))
         run.clear()
         links.clear()
 
@@ -228,6 +231,12 @@ def _collect(element: _Element, blocks: list[RawBlock]) -> None:
             links.extend(child.iter("ref"))
         run.append(child.tail or "")
     end_run()
+
+
+def _is_caption(text: str) -> bool:
+    """A few words that end no sentence: an admonition's title ("Note"), a caption, a lone term."""
+    words = text.split()
+    return len(words) <= _CAPTION_WORDS and not words[-1].endswith((".", "!", "?", ":"))
 
 
 def _block(element: _Element, blocks: list[RawBlock]) -> None:
