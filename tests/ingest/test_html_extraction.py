@@ -255,3 +255,12 @@ def test_passages_are_slices_of_the_document_text(page: Page) -> None:
     doc, passages = load(page)
     assert passages
     assert [p for p in passages if doc.text[p.start : p.end] != p.text] == []
+
+
+def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
+    """Text a reader sees but that never answers on its own: an admonition's title, a definition term."""
+    document, _ = _load(FIXTURES / "sphinx.html")
+    assert document.block_at(document.text.index("Note")).kind == "label"
+    git_add, _ = _load(GIT / "git-add.html")
+    assert git_add.block_at(git_add.text.index("--dry-run")).kind == "label"
+    assert git_add.block_at(git_add.text.index("Don’t actually add the file(s)")).kind == "paragraph"
