@@ -46,6 +46,13 @@ _ANAPHORA = frozenset(
     ]
 )
 _WORD = re.compile(r"[\w'-]+")
+# "What does WAL stand for?": the answer is where the acronym is spelled out, which a sentence merely using it
+# resembles as much to the model.
+_ASKS_MEANING = re.compile(
+    r"\b(stands? for|short for|abbreviat\w*|acronym|spelled out|expand\w*)\b", re.IGNORECASE
+)
+_ACRONYM_REACH = 64  # windows searched for the acronym alone: a common one ("WAL") is used in hundreds
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*[A-Z0-9]\b")
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
@@ -80,6 +87,8 @@ class AnswerSettings:
     window: float = 0.4
     windows_per_passage: int = 2
     min_windows: int = 6
+    # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)")
+    acronym_expansion: float = 0.15
     # at most this many of the windows scored come from one paragraph, so that a paragraph whose words or heading
     # match the question (a list of links under a heading that asks the question) cannot crowd out the others
     windows_per_paragraph: int = 2
@@ -177,7 +186,7 @@ class Answerer:
         for query in tries:
             vector = self.retriever.encode(query)
             found = self.retriever.search(query, windows * 3, query_vector=vector)
-            pool = self._diverse(self._explained(found), windows)
+            pool = self._diverse(self._explained(found), windows) + self._spelled_out(query)
             ranked = self._rank_spans(query, vector, pool)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
@@ -192,6 +201,24 @@ class Answerer:
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, query, confidence)
+
+    def _spelled_out(self, query: str) -> list[Candidate]:
+        """For a question about an acronym's meaning, the best windows for the acronym alone that spell it out:
+        the question's other words ("what does … stand for") pull retrieval towards sentences that use it."""
+        acronym = _asked_acronym(query)
+        if acronym is None:
+            return []
+        passages, documents = self.index.passages, self.index.documents
+        return [
+            candidate
+            for candidate in self.retriever.search(acronym, _ACRONYM_REACH)
+            if _expands(
+                documents[passages[candidate.passage].document].text[
+                    passages[candidate.passage].start : passages[candidate.passage].end
+                ],
+                acronym,
+            )
+        ]
 
     def _explained(self, ranked: list[Candidate]) -> list[Candidate]:
         """``ranked`` with each window of code or a label replaced by the prose windows just before and after it
@@ -271,6 +298,11 @@ class Answerer:
         window = np.array([best_window[k][0] for k in keys])
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
+        expansions = [
+            _expands(text, acronym) for text in texts for acronym in [_asked_acronym(query)] if acronym
+        ]
+        if expansions:
+            scores = scores + settings.acronym_expansion * np.array(expansions, dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         return [
             _ScoredSpan(best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i])) for i in order
@@ -435,6 +467,26 @@ def resolve_query(question: str, history: Sequence[Mapping[str, str]]) -> str:
     content = [w for w in words if len(w) > 3 and w not in _ANAPHORA]
     leans_on_history = len(content) <= 1 or (bool(_ANAPHORA.intersection(words)) and len(content) <= 3)
     return f"{earlier[-1].strip()} {question}" if leans_on_history else question
+
+
+def _asked_acronym(question: str) -> str | None:
+    """The acronym a question asks the meaning of ("What does WAL stand for?" -> "WAL"), else None."""
+    if not _ASKS_MEANING.search(question):
+        return None
+    acronyms = _ACRONYM.findall(question)
+    return acronyms[0] if len(acronyms) == 1 else None
+
+
+def _expands(text: str, acronym: str) -> bool:
+    """Whether ``text`` spells ``acronym`` out: "Write-Ahead Logging (WAL)", "WAL (Write-Ahead Logging)"."""
+    name = re.escape(acronym)
+    return (
+        re.search(
+            rf"\w[\w-]*\s*\([^()]*\b{name}s?\s*\)|\b{name}\s*\(\s*[A-Z]\w|\b{name}\s+(?:stands|is short) for",
+            text,
+        )
+        is not None
+    )
 
 
 def _refusal_message(nearest: Sequence[AnswerPassage]) -> str:

@@ -128,6 +128,16 @@ def test_passage_quotes_its_section_and_reads_on_its_own(answerer: Answerer) -> 
     assert len(first.text) > len(answer.answer)  # neighbouring sentences give context
 
 
+@pytest.mark.parametrize("question", ["What does EIS-GCC stand for?", "What is EIS-GCC short for?"])
+def test_a_question_about_an_acronym_highlights_where_it_is_spelled_out(
+    answerer: Answerer, question: str
+) -> None:
+    """Not the related link whose title begins with it ("EIS-GCC: An Open Letter to American Voters")."""
+    answer = answerer.ask(question)
+    assert answer.answered
+    assert "Election Infrastructure Subsector Government Coordinating Council (EIS-GCC)" in answer.answer
+
+
 def test_refusal_names_the_nearest_topics(answerer: Answerer) -> None:
     answer = answerer.ask("Can you recommend a good pizza place?")
     assert not answer.answered and answer.answer == ""
