@@ -76,9 +76,9 @@ class AnswerSettings:
 
     # Calibrated on three collections at once (README, "When citewell refuses"): the PostgreSQL tutorial's 44
     # answerable and 10 unanswerable questions, the election page's dev and corpus questions (32 and 8), and
-    # 3,000 SQuAD 2.0 dev questions, half of them unanswerable from the very paragraphs indexed. 0.48 gives the
-    # best mean of (share answered + share refused) over the three. Override with --min-score or
-    # CITEWELL_MIN_SCORE; recalibrate with `citewell eval ... --calibrate` when the model or scoring changes.
+    # SQuAD 2.0 dev questions (3,000, then another 2,000), half of them unanswerable from the very paragraphs
+    # indexed. 0.48 gives the best mean of (share answered + share refused) over the three. Override with
+    # --min-score or CITEWELL_MIN_SCORE; recalibrate with `citewell calibrate` when the model or scoring changes.
     min_score: float = 0.48
     context_sentences: int = 1
     max_passage_chars: int = 800
@@ -298,11 +298,10 @@ class Answerer:
         window = np.array([best_window[k][0] for k in keys])
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
-        expansions = [
-            _expands(text, acronym) for text in texts for acronym in [_asked_acronym(query)] if acronym
-        ]
-        if expansions:
-            scores = scores + settings.acronym_expansion * np.array(expansions, dtype=np.float64)
+        acronym = _asked_acronym(query)
+        if acronym is not None:
+            spelled_out = np.array([_expands(text, acronym) for text in texts], dtype=np.float64)
+            scores = scores + settings.acronym_expansion * spelled_out
         order = np.argsort(-scores, kind="stable")
         return [
             _ScoredSpan(best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i])) for i in order

@@ -180,3 +180,18 @@ def test_a_file_with_binary_content_is_skipped_whole_not_half_indexed(tmp_path: 
     assert result.documents == []
     [problem] = result.problems
     assert problem.source == str(path) and "binary" in problem.reason
+
+
+def test_markdown_code_blocks_and_lone_links(tmp_path: Path) -> None:
+    """A fence keeps its lines and is code; a list item that is only a link is a label, never an answer."""
+    doc = only_document(
+        write(
+            tmp_path / "links.md",
+            "# Links\n\nRun it like this:\n\n```\nvote --early\n    --county Kent\n```\n\n"
+            "- [Release notes](https://example.org/notes)\n- Read the [guide](https://example.org/g) first.\n",
+        )
+    )
+    kinds = {doc.block_text(block): block.kind for block in doc.blocks}
+    assert kinds["vote --early\n    --county Kent"] == "code"
+    assert kinds["Release notes"] == "label"
+    assert kinds["Read the guide first."] == "paragraph"
