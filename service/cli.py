@@ -371,14 +371,22 @@ def _eval(args: argparse.Namespace) -> int:
         question_embedder = Embedder(args.model, precision=args.query_precision)
     weights = RetrievalWeights()
     if args.weights:
-        dense, lexical, document = (float(w) for w in args.weights.split(","))
+        try:
+            dense, lexical, document = (float(w) for w in args.weights.split(","))
+        except ValueError as exc:
+            raise ConfigError(
+                f"--weights needs three numbers, dense,lexical,document: {args.weights!r}"
+            ) from exc
         weights = RetrievalWeights(dense=dense, lexical=lexical, document=document)
     chunking = ChunkingConfig()
     if args.max_sentences or args.overlap is not None:
-        chunking = ChunkingConfig(
-            max_sentences=args.max_sentences or chunking.max_sentences,
-            overlap_sentences=chunking.overlap_sentences if args.overlap is None else args.overlap,
-        )
+        max_sentences = args.max_sentences or chunking.max_sentences
+        # a window of one sentence cannot share one with its neighbour
+        overlap = min(chunking.overlap_sentences, max_sentences - 1) if args.overlap is None else args.overlap
+        try:
+            chunking = ChunkingConfig(max_sentences=max_sentences, overlap_sentences=overlap)
+        except ValueError as exc:
+            raise ConfigError(f"--max-sentences {max_sentences} --overlap {overlap}: {exc}") from exc
     source: Path = args.source
     if source.is_dir():
         report = evaluation.evaluate_beir(

@@ -70,3 +70,42 @@ def test_ingest_fails_when_nothing_usable_remains(tmp_path: Path, capsys: pytest
 def test_ask_without_index_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "anything", "--index", str(tmp_path / "none")]) == 1
     assert "citewell ingest" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--weights", "1,2"], "--weights needs three numbers"),
+        (["--weights", "a,b,c"], "--weights needs three numbers"),
+        (["--max-sentences", "2", "--overlap", "5"], "--max-sentences 2 --overlap 5"),
+    ],
+)
+def test_eval_options_that_cannot_work_end_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    assert main(["eval", str(tmp_path / "squad.json"), *options]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citewell: ") and message in err and "Traceback" not in err
+
+
+def test_eval_with_one_sentence_windows_shares_none(tmp_path: Path) -> None:
+    """--max-sentences 1 alone used to fail: the default overlap of one sentence needs windows of two."""
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Who oversees elections?", "expect": null}\n')
+    index = tmp_path / "index"
+    assert main(["ingest", str(CORPUS), "--index", str(index)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(questions),
+                "--index",
+                str(index),
+                "--max-sentences",
+                "1",
+                "--output",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
