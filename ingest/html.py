@@ -32,12 +32,15 @@ _HEADING_WRAPPERS = {"div", "header", "hgroup", "span", "section"}
 _CHROME_ROLES = (
     "navigation", "banner", "contentinfo", "complementary", "search", "menubar", "toolbar", "dialog", "alertdialog",
 )  # fmt: skip
-# Class or id names of page furniture: whole names, then parts of names.
+# Class or id names of page furniture, whole; then parts of class names.
 _CHROME_NAMES = {
     "toc", "badge", "sr-only", "visually-hidden", "screen-reader-text", "skip-link", "breadcrumb", "breadcrumbs",
-    "edit-this-page", "cookie-banner",
+    "edit-this-page", "cookie-banner", "cookie-notice", "cookie-consent",
 }  # fmt: skip
-_CHROME_NAME_PARTS = ("table-of-contents", "tableofcontents", "visually-hidden", "cookie", "breadcrumb")
+_CHROME_NAME_PARTS = (
+    "table-of-contents", "tableofcontents", "visually-hidden", "cookie-", "cookiebanner", "cookieconsent",
+    "breadcrumb",
+)  # fmt: skip
 # Permalinks that generators put in headings and captions (Sphinx's ¶, Docusaurus' #), by class or by their text.
 _PERMALINK_NAMES = {"headerlink", "hash-link", "anchor", "anchorjs-link"}
 _PERMALINK_MARK = re.compile(r"^[\s¶#§🔗]*$")
@@ -184,20 +187,22 @@ def _locate(text: str, stream: str, start: int) -> int | None:
 
 
 def _is_chrome(element: _Element) -> bool:
-    """Page furniture by its class or id: permalink marks, text for screen readers only, tables of contents,
-    badges."""
+    """Page furniture by its class (whole names or parts of one) or its id (whole names only: an id names
+    content as often as furniture, ``<section id="cookies">`` in a web framework's guide): permalink marks, text
+    for screen readers only, tables of contents, badges, breadcrumbs, cookie banners."""
     if not isinstance(element.tag, str):
         return False
-    names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    classes = set((element.get("class") or "").lower().split())
+    names = classes | {(element.get("id") or "").lower()}
     if element.tag == "a" and (
-        set(names.split()) & _PERMALINK_NAMES
+        names & _PERMALINK_NAMES
         or (
             (element.get("href") or "").startswith("#")
             and _PERMALINK_MARK.match(element.text_content() or "")
         )
     ):
         return True
-    return bool(set(names.split()) & _CHROME_NAMES) or any(part in names for part in _CHROME_NAME_PARTS)
+    return bool(names & _CHROME_NAMES) or any(part in name for name in classes for part in _CHROME_NAME_PARTS)
 
 
 def _squashed(text: str) -> str:

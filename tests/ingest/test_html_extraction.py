@@ -264,3 +264,19 @@ def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
     git_add, _ = _load(GIT / "git-add.html")
     assert {b.kind for b in git_add.blocks if git_add.block_text(b) == "--dry-run"} == {"label"}
     assert git_add.block_at(git_add.text.index("actually add the file(s)")).kind == "paragraph"
+
+
+def test_content_named_like_chrome_by_its_id_is_kept(tmp_path: Path) -> None:
+    """A guide's section about cookies or breadcrumbs is content: only classes may name furniture by part."""
+    page = tmp_path / "guide.html"
+    page.write_text(
+        "<html><head><title>Sessions</title></head><body><main><h1>Sessions</h1>"
+        "<section id='cookies'><h2 id='cookies-heading'>Cookies</h2>"
+        "<p>The framework signs every session cookie with the secret key, so a client cannot change it.</p>"
+        "</section><div class='cookie-notice'><p>We use cookies. Accept?</p></div></main></body></html>",
+        encoding="utf-8",
+    )
+    document, passages = _load(page)
+    assert [p.section for p in passages] == ["Cookies"]
+    assert "signs every session cookie" in passages[0].text
+    assert "We use cookies" not in document.text
