@@ -112,6 +112,10 @@ def _question_log(config: Mapping[str, Any]) -> QuestionLog | None:
         index_dir = Path(config["INDEX"]).resolve()
         index_dir.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{index_dir.parent / 'questions.db'}"
-    question_log = QuestionLog(url, retention_days=float(config["QUESTION_LOG_RETENTION_DAYS"]))
+    question_log = QuestionLog(
+        url,
+        retention_days=float(config["QUESTION_LOG_RETENTION_DAYS"]),
+        flush_interval=float(config["QUESTION_LOG_FLUSH_SECONDS"]),
+    )
     question_log.start()
     return question_log

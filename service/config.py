@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     # index directory, "off" records nothing
     "QUESTION_LOG": "",
     "QUESTION_LOG_RETENTION_DAYS": 90,
+    # the log's writer gathers records for a quarter of this (seconds) and writes them as one batch
+    "QUESTION_LOG_FLUSH_SECONDS": 1.0,
     # the password of /admin (HTTP Basic, any user name); "" turns the page off
     "ADMIN_TOKEN": "",
     # answers kept per process for repeated questions (the widget's example questions); 0 turns the cache off

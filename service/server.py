@@ -55,6 +55,7 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
             "access_log_format": ACCESS_LOG_FORMAT,
             "errorlog": "-",
             "when_ready": _announce,
+            "worker_exit": _flush_question_log,
             "proc_name": "citewell",
             "control_socket_disable": True,  # one fixed socket path would clash between instances
         }
@@ -78,6 +79,17 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         if current_version(live.index_dir) is not None and not live.wait_ready(WORKER_LOAD_SECONDS):
             logging.getLogger(__name__).warning("the index is still loading; accepting requests anyway")
         return app
+
+
+def _flush_question_log(arbiter: Arbiter, worker: Any) -> None:
+    """A worker that stops (SIGTERM, Ctrl+C, a restart) first writes the question-log records still queued: its
+    writer thread would die with the process."""
+    app = getattr(worker, "wsgi", None)
+    question_log = getattr(app, "extensions", {}).get("citewell.questions")
+    if question_log is not None and not question_log.flush():
+        logging.getLogger(__name__).warning(
+            "the question log could not write its last records before exiting"
+        )
 
 
 def _announce(arbiter: Arbiter) -> None:

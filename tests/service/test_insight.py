@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -120,3 +121,23 @@ def test_admin_is_absent_without_a_token(tmp_path: Path, corpus_index_dir: Path,
     settings = {"INDEX": str(corpus_index_dir), "QUESTION_LOG": f"sqlite:///{tmp_path / 'q.db'}"}
     app = create_app(settings, embedder=embedder)  # the session's model, not a second copy
     assert app.test_client().get("/admin").status_code == 404
+
+
+def test_records_queued_when_the_server_stops_are_written(
+    tmp_path: Path, corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    """SIGTERM right after an answer: the worker writes what its log still holds before it exits."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(corpus_index_dir, index_dir)
+    # the writer gathers records for 5 s, so they are still queued when SIGTERM comes
+    settings = {"RATE_LIMIT": "100000/minute", "QUESTION_LOG_FLUSH_SECONDS": "20"}
+    process = ServerProcess(index_dir, tmp_path / "server.log", settings)
+    try:
+        process.wait_until("/api/ready")
+        questions = [f"Who oversees elections in county number {n}?" for n in range(5)]
+        for question in questions:
+            assert process.ask(question).status_code == 200
+    finally:
+        assert process.stop() == 0
+    dump = "\n".join(sqlite3.connect(tmp_path / "questions.db").iterdump())
+    assert all(question in dump for question in questions)
