@@ -273,9 +273,8 @@ def _read_html(data: bytes, path: Path, doc_id: str) -> list[Document]:
         raise BadDocument(str(path), "not an HTML document")
     title = _html_title(page)
     # the page's title repeated as text (a navigation bar's caption) is not content
-    blocks = [
-        b for b in blocks if b.kind == "heading" or normalize_text(b.text) != normalize_text(title or "")
-    ]
+    repeated_title = normalize_text(title or "")
+    blocks = [b for b in blocks if b.kind == "heading" or normalize_text(b.text) != repeated_title]
     document = compose_document(
         id=doc_id, title=title, raw_blocks=blocks, url=_html_url(page), source=str(path)
     )
