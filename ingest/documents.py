@@ -95,6 +95,12 @@ class Document:
         """The block holding character ``offset``: the last one that starts at or before it (binary search)."""
         return self.blocks[bisect.bisect_right(self.blocks, offset, key=lambda block: block.start) - 1]
 
+    def blocks_within(self, start: int, end: int) -> list[Block]:
+        """The blocks that share a character with ``text[start:end]``, in order."""
+        first = bisect.bisect_right(self.blocks, start, key=lambda block: block.start) - 1
+        last = bisect.bisect_left(self.blocks, end, key=lambda block: block.start)
+        return [block for block in self.blocks[max(first, 0) : last] if block.end > start]
+
     def block_after(self, block: Block) -> Block | None:
         """The block that follows ``block``, or None after the last."""
         following = bisect.bisect_right(self.blocks, block.start, key=lambda other: other.start)

@@ -127,6 +127,8 @@ class AnswerPassage:
     score: float
     highlights: tuple[Highlight, ...]
     source: Source
+    # ranges of ``text`` that are code blocks: shown in monospace with their line breaks
+    code: tuple[Highlight, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Answer:
     # how closely the best sentence says what was asked (its cosine to the question): ``answered`` is whether it
     # reaches ``AnswerSettings.min_score``; None when nothing was found
     confidence: float | None = field(default=None, compare=False)
+    # for a refusal: the sections (or titles) of the nearest passages, best first, to suggest asking about
+    topics: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of the API contract (``shared/API.md``)."""
@@ -151,12 +155,15 @@ class Answer:
                     "score": round(p.score, 4),
                     "highlights": [asdict(h) for h in p.highlights],
                     "source": asdict(p.source),
+                    "code": [asdict(c) for c in p.code],
                 }
                 for p in self.passages
             ],
         }
         if self.message is not None:
             body["message"] = self.message
+        if not self.answered:
+            body["topics"] = list(self.topics)
         return body
 
 
@@ -197,7 +204,8 @@ class Answerer:
         chosen = self._quotes(spans, top_k, highlight=answered)
         confidence = spans[0].cosine if spans else None
         if not answered:
-            return Answer(False, "", tuple(chosen), _refusal_message(chosen), query, confidence)
+            topics = _topics(chosen)
+            return Answer(False, "", tuple(chosen), _refusal_message(topics), query, confidence, topics)
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, query, confidence)
@@ -364,7 +372,12 @@ class Answerer:
             seen_texts.add(key)
             highlights = (Highlight(core[0][0] - start, core[-1][1] - start),) if highlight else ()
             source = Source(document.id, document.title, passage.section, document.url, start, end)
-            chosen.append(AnswerPassage(text, span.score, highlights, source))
+            code = tuple(
+                Highlight(max(block.start, start) - start, min(block.end, end) - start)
+                for block in document.blocks_within(start, end)
+                if block.kind == "code"
+            )
+            chosen.append(AnswerPassage(text, span.score, highlights, source, code))
         return chosen
 
     def _widen(
@@ -488,13 +501,15 @@ def _expands(text: str, acronym: str) -> bool:
     )
 
 
-def _refusal_message(nearest: Sequence[AnswerPassage]) -> str:
-    topics: list[str] = []
-    for passage in nearest:
-        topic = passage.source.section or passage.source.title
-        if topic not in topics:
-            topics.append(topic)
+def _topics(nearest: Sequence[AnswerPassage]) -> tuple[str, ...]:
+    """The sections (else titles) of the nearest passages, each once, best first."""
+    return tuple(dict.fromkeys(p.source.section or p.source.title for p in nearest))
+
+
+def _refusal_message(topics: Sequence[str]) -> str:
     message = "The documents I can quote from do not answer this question."
     if topics:
-        message += " The nearest topics they cover: " + "; ".join(topics) + "."
+        listed = "; ".join(topics)
+        # a topic that ends a sentence itself ("… in the U.S.?") takes no second full stop
+        message += f" The nearest topics they cover: {listed}{'' if listed[-1] in '.?!' else '.'}"
     return message

@@ -100,13 +100,24 @@ def ask(body: AskRequest) -> Response:
 @api.post(
     "/feedback",
     summary="Thumbs up or down on an answer",
-    description="`answer_id` is the `id` of an `/api/ask` response. Recorded for the site owner's `/admin` page.",
+    description="`answer_id` is the `id` of an `/api/ask` response; each answer takes one vote. Recorded for the "
+    "site owner's `/admin` page.",
     operation_id="feedback",
-    responses={202: FeedbackResponse, 401: ErrorResponse, **_ERRORS},
+    responses={202: FeedbackResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, **_ERRORS},
 )
 def give_feedback(body: FeedbackRequest) -> Response:
     question_log = current_app.extensions["citewell.questions"]
     if question_log is not None:
+        state = question_log.answer_state(body.answer_id)
+        if state == "unknown":  # another worker may have given it a moment ago and not written it yet
+            time.sleep(question_log.flush_interval)
+            state = question_log.answer_state(body.answer_id)
+        if state == "unknown":
+            return error_response(
+                404, "no answer with this answer_id was given (or it is past the log's retention)"
+            )
+        if state == "rated":
+            return error_response(409, "this answer has already been rated")
         comment = body.comment.strip() if body.comment else None
         question_log.record(FeedbackRecord(body.answer_id, datetime.now(UTC), body.helpful, comment or None))
     response = jsonify({"status": "recorded"})

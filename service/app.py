@@ -104,14 +104,27 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     return app
 
 
+def default_question_log(index_dir: Path) -> Path:
+    """Where an index's questions are recorded by default: beside its directory, named after it
+    (``.citewell/index`` → ``.citewell/index.questions.db``), so two indexes in one folder never share a log."""
+    index_dir = index_dir.resolve()
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    shared = index_dir.parent / "questions.db"
+    if shared.exists():
+        logger.warning(
+            "%s holds questions recorded before each index had its own log; %s records this index's from now on",
+            shared,
+            index_dir.parent / f"{index_dir.name}.questions.db",
+        )
+    return index_dir.parent / f"{index_dir.name}.questions.db"
+
+
 def _question_log(config: Mapping[str, Any]) -> QuestionLog | None:
     url = str(config["QUESTION_LOG"])
     if url == "off":
         return None
     if not url:
-        index_dir = Path(config["INDEX"]).resolve()
-        index_dir.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{index_dir.parent / 'questions.db'}"
+        url = f"sqlite:///{default_question_log(Path(config['INDEX']))}"
     question_log = QuestionLog(
         url,
         retention_days=float(config["QUESTION_LOG_RETENTION_DAYS"]),

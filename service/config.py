@@ -44,8 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     # which sites may show citewell's pages in a frame (CSP frame-ancestors), e.g. "'self' https://a.example"
     "FRAME_ANCESTORS": "'self'",
-    # where questions, outcomes and feedback are recorded (a SQLAlchemy URL); "" means questions.db beside the
-    # index directory, "off" records nothing
+    # where questions, outcomes and feedback are recorded (a SQLAlchemy URL); "" means INDEX.questions.db beside
+    # the index directory (.citewell/index.questions.db), "off" records nothing
     "QUESTION_LOG": "",
     "QUESTION_LOG_RETENTION_DAYS": 90,
     # the log's writer gathers records for a quarter of this (seconds) and writes them as one batch

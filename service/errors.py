@@ -21,6 +21,7 @@ CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
@@ -47,7 +48,11 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 
 def validation_error_response(error: ValidationError) -> Response:
     """A request that does not match the schema: name the first offending field in plain words."""
-    first = error.errors(include_url=False)[0]
+    errors = error.errors(include_url=False)
+    unknown = [".".join(str(part) for part in e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    if unknown:
+        return error_response(400, f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+    first = errors[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
     if first["type"] == "missing":
         message = f"{field} is required"

@@ -12,10 +12,11 @@ import queue
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import (
@@ -132,6 +133,9 @@ class QuestionLog:
         self._written = threading.Condition()
         self._pending = 0
         self._last_cleanup: float | None = None
+        # answers this process gave lately, and whether they were rated: known before the writer stores them
+        self._recent: OrderedDict[str, bool] = OrderedDict()
+        self._recent_capacity = capacity
 
     @property
     def engine(self) -> Engine:
@@ -155,12 +159,32 @@ class QuestionLog:
         """Queue a record; when the queue is full (the database is down or slow) it is dropped, not waited for."""
         with self._written:
             self._pending += 1
+            answer_id = record.id if isinstance(record, AskRecord) else record.answer_id
+            self._recent[answer_id] = isinstance(record, FeedbackRecord)
+            self._recent.move_to_end(answer_id)
+            while len(self._recent) > self._recent_capacity:
+                self._recent.popitem(last=False)
         try:
             self._queue.put_nowait(record)
         except queue.Full:
             with self._written:
                 self._pending -= 1
             logger.warning("question log queue is full; a record was dropped")
+
+    def answer_state(self, answer_id: str) -> Literal["unknown", "open", "rated"]:
+        """Whether an answer id was given (by any process sharing the log) and whether it was rated yet. An
+        answer that another process gave in the last moment may not be written yet: it reads "unknown"."""
+        with self._written:
+            if answer_id in self._recent:
+                return "rated" if self._recent[answer_id] else "open"
+        with self.engine.connect() as connection:
+            rated = connection.execute(
+                select(feedback.c.id).where(feedback.c.answer_id == answer_id).limit(1)
+            ).first()
+            if rated is not None:
+                return "rated"
+            given = connection.execute(select(questions.c.id).where(questions.c.id == answer_id)).first()
+        return "open" if given is not None else "unknown"
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written (tests, shutdown)."""

@@ -19,6 +19,9 @@ def demo() -> str:
         documents = list(live.get().index.documents.values())
     except NotReady:
         documents = []
+    documents.sort(
+        key=lambda doc: (doc.title.casefold(), doc.id)
+    )  # as a reader looks for them, not by file name
     examples = [
         example for doc in documents for example in doc.metadata.get("examples", "").splitlines() if example
     ]
@@ -34,6 +37,14 @@ def demo() -> str:
 def chat() -> str:
     """The chat alone, filling the page: for direct links."""
     return render_template("chat.html")
+
+
+@pages.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; an SVG serves them all."""
+    return send_from_directory(
+        current_app.static_folder or "static", "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )
 
 
 @pages.get("/widget.js")

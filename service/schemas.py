@@ -18,7 +18,7 @@ MAX_TOP_K = 50
 class Turn(BaseModel):
     """One earlier turn of the conversation."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     role: Literal["user", "assistant"]
     content: str = Field(max_length=10_000)
@@ -29,6 +29,7 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(
         strict=True,
+        extra="forbid",  # a misspelt field ("topk") is an error, not silently the default
         json_schema_extra={
             "examples": [{"question": "When was election infrastructure designated critical infrastructure?"}]
         },
@@ -77,6 +78,9 @@ class PassageModel(BaseModel):
     score: float
     highlights: list[HighlightModel]
     source: SourceModel
+    code: list[HighlightModel] = Field(
+        description="Ranges of `text` that are code blocks, to be shown in monospace with their line breaks."
+    )
 
 
 class AskResponse(BaseModel):
@@ -85,12 +89,16 @@ class AskResponse(BaseModel):
     answer: str = Field(description="The highlighted span of passages[0], or '' when not answered.")
     passages: list[PassageModel]
     message: str | None = Field(default=None, description="Why there is no answer, in plain words.")
+    topics: list[str] | None = Field(
+        default=None,
+        description="When not answered: the sections of the nearest passages, best first, to suggest instead.",
+    )
 
 
 class FeedbackRequest(BaseModel):
     """A reader's verdict on one answer."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     answer_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="The `id` of the /api/ask response.")
     helpful: bool

@@ -68,6 +68,11 @@ def test_top_k_and_refusal(server: ServerProcess) -> None:
     assert refused["answered"] is False
     assert refused["answer"] == ""
     assert "do not answer" in refused["message"]
+    # the topics to suggest come as a list, the sections of the nearest passages in order, each once
+    sections = [p["source"]["section"] or p["source"]["title"] for p in refused["passages"]]
+    assert refused["topics"] == list(dict.fromkeys(sections))
+    assert refused["message"].endswith(refused["topics"][-1] + ("" if sections[-1][-1] in ".?!" else "."))
+    assert "?." not in refused["message"]
 
 
 def test_follow_up_uses_history(server: ServerProcess) -> None:
@@ -97,6 +102,10 @@ def test_follow_up_uses_history(server: ServerProcess) -> None:
         ({"question": "ok?", "history": [{"role": "user", "content": "x"}] * 21}, "history"),
         ({"question": "ok?", "history": [{"role": "system", "content": "x"}]}, "history.0.role"),
         ({"question": "ok?", "history": [{"role": "user"}]}, "history.0.content is required"),
+        # a misspelt field is named, not silently replaced by its default
+        ({"question": "ok?", "topk": 5}, "unknown field: topk"),
+        ({"question": "ok?", "top_k": 2, "stream": True, "lang": "en"}, "unknown fields: stream, lang"),
+        ({"question": "ok?", "history": [{"role": "user", "content": "x", "name": "a"}]}, "history.0.name"),
     ],
 )
 def test_invalid_fields_are_400_naming_the_field(
@@ -174,9 +183,16 @@ def test_openapi_document_and_api_page(server: ServerProcess) -> None:
     ask_request = spec["components"]["schemas"]["AskRequest"]
     assert ask_request["required"] == ["question"]
     assert ask_request["properties"]["top_k"]["maximum"] == 50
+    assert ask_request["additionalProperties"] is False  # the document says what the server enforces
     page = requests.get(server.url + "/api", timeout=5)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "/api/ask" in page.text and "AskRequest" in page.text
+
+
+def test_favicon_is_served(server: ServerProcess) -> None:
+    icon = requests.get(server.url + "/favicon.ico", timeout=5)
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
 
 
 def test_access_log_has_one_line_per_request_with_latency(server: ServerProcess) -> None:

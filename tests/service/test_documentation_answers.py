@@ -40,7 +40,12 @@ def test_a_code_example_is_quoted_with_the_sentence_that_introduces_it(answerer:
     answer = answerer.ask("How do I get rid of a table?")
     assert answer.answered
     assert "remove it using the following command:" in answer.answer
-    assert answer.passages[0].text.endswith("DROP TABLE tablename;")
+    first = answer.passages[0]
+    assert first.text.endswith("DROP TABLE tablename;")
+    # the code block is marked, so the widget shows it in monospace; the sentence before it is not code
+    [code] = first.code
+    assert first.text[code.start : code.end] == "DROP TABLE tablename;"
+    assert code.end == len(first.text) and code.start > first.highlights[-1].end
 
 
 def test_no_highlight_is_code_or_a_label(answerer: Answerer, tutorial_index: Index) -> None:

@@ -88,6 +88,15 @@ def test_asks_and_feedback_over_http_reach_admin_without_client_addresses(
     assert feedback.json() == {"status": "recorded"}
     bad = requests.post(server.url + "/api/feedback", json={"answer_id": "nope", "helpful": "yes"}, timeout=5)
     assert bad.status_code == 400
+    # one vote per answer, and only for answers that were given
+    again = requests.post(
+        server.url + "/api/feedback", json={"answer_id": body["id"], "helpful": True}, timeout=5
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    never = requests.post(
+        server.url + "/api/feedback", json={"answer_id": "0" * 32, "helpful": True}, timeout=5
+    )
+    assert never.status_code == 404 and never.json()["error"]["code"] == "not_found"
 
     assert requests.get(server.url + "/admin", timeout=5).status_code == 401
     assert requests.get(server.url + "/admin", auth=("admin", "wrong"), timeout=5).status_code == 401
@@ -110,9 +119,28 @@ def test_asks_and_feedback_over_http_reach_admin_without_client_addresses(
 def server_question_db(server: ServerProcess) -> Path:
     ready = requests.get(server.url + "/api/ready", timeout=5).json()
     assert ready["status"] == "ready"
-    found = list(Path(server.index_dir).parent.glob("questions.db"))
-    assert found, "the question log lives beside the index"
-    return found[0]
+    found = Path(server.index_dir).parent / f"{Path(server.index_dir).name}.questions.db"
+    assert found.exists(), "the question log lives beside the index, named after it"
+    return found
+
+
+def test_answer_state_follows_records_of_any_process(question_log: QuestionLog, tmp_path: Path) -> None:
+    question_log.record(asked("a" * 32, "Who?", True, 1))
+    assert question_log.answer_state("a" * 32) == "open"
+    question_log.record(FeedbackRecord("a" * 32, datetime.now(UTC), True, None))
+    assert question_log.answer_state("a" * 32) == "rated"
+    assert question_log.flush()
+    # another process sharing the database sees what this one wrote
+    other = QuestionLog(question_log.url)
+    assert other.answer_state("a" * 32) == "rated"
+    assert other.answer_state("b" * 32) == "unknown"
+
+
+def test_two_indexes_in_one_folder_never_share_a_question_log(tmp_path: Path) -> None:
+    from service.app import default_question_log
+
+    assert default_question_log(tmp_path / "index") == (tmp_path / "index.questions.db").resolve()
+    assert default_question_log(tmp_path / "docs") != default_question_log(tmp_path / "index")
 
 
 def test_admin_is_absent_without_a_token(tmp_path: Path, corpus_index_dir: Path, embedder: Embedder) -> None:
@@ -139,5 +167,5 @@ def test_records_queued_when_the_server_stops_are_written(
             assert process.ask(question).status_code == 200
     finally:
         assert process.stop() == 0
-    dump = "\n".join(sqlite3.connect(tmp_path / "questions.db").iterdump())
+    dump = "\n".join(sqlite3.connect(tmp_path / "index.questions.db").iterdump())
     assert all(question in dump for question in questions)
