@@ -82,6 +82,7 @@ class BuildReport:
     removed_documents: list[str]
     sentence_vectors: bool = False
     problems: list[BadDocument] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -94,14 +95,18 @@ def ingest_paths(
     progress: bool = False,
     vector_index: str = "auto",
     sentence_vectors: bool | None = None,
+    base_url: str | None = None,
 ) -> BuildReport:
-    """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents.
+    """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents;
+    ``base_url`` is where the folders are published (see ``load_documents``).
 
     Raises IngestError when nothing usable remains (every problem is in the message).
     """
-    loaded = load_documents(paths)
+    loaded = load_documents(paths, base_url=base_url)
     for problem in loaded.problems:
         logger.warning("skipped %s", problem)
+    for warning in loaded.warnings:
+        logger.warning("%s", warning)
     if not loaded.documents:
         details = "; ".join(str(p) for p in loaded.problems) or "no supported files"
         raise IngestError(f"nothing usable to index in {', '.join(map(str, paths))}: {details}")
@@ -115,6 +120,7 @@ def ingest_paths(
         sentence_vectors=sentence_vectors,
     )
     report.problems = loaded.problems
+    report.warnings = loaded.warnings
     return report
 
 

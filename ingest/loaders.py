@@ -12,9 +12,10 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import yaml
@@ -37,17 +38,24 @@ _HEADING_MAX_CHARS = 90
 
 @dataclass
 class LoadResult:
-    """What a load produced: usable documents, and every problem reported by source."""
+    """What a load produced: usable documents, every problem reported by source, and warnings about documents
+    that were loaded but lack something (a web address a reader can open)."""
 
     documents: list[Document] = field(default_factory=list)
     problems: list[BadDocument] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def load_documents(paths: Sequence[Path]) -> LoadResult:
+def load_documents(paths: Sequence[Path], *, base_url: str | None = None) -> LoadResult:
     """Load every supported file under ``paths`` (files or folders, walked in sorted order).
 
     Document ids are paths relative to the folder given, without the suffix (``corpus/a/b.md`` -> ``a/b``);
     JSONL records keep their own ``id``. A duplicate id is reported and the later document skipped.
+
+    A document's ``url`` is kept only when a reader can open it (``http(s)://``). A ``file://`` or relative
+    address (a page saved from disk) is dropped with a warning, unless ``base_url`` (where the folder is
+    published, e.g. ``https://docs.example.org/``) gives the document its public address: the base joined with
+    a relative address, else with the file's path under the folder given.
 
     Example:
         >>> result = load_documents([Path("corpus")])
@@ -56,9 +64,15 @@ def load_documents(paths: Sequence[Path]) -> LoadResult:
     """
     result = LoadResult()
     seen: dict[str, str] = {}
-    for path, doc_id in _walk(paths, result.problems):
+    unreachable: list[str] = []
+    for path, relative in _walk(paths, result.problems):
+        # a JSONL file holds many documents: only a file that is one document has an address of its own
+        page = None if path.suffix.lower() == ".jsonl" else relative.as_posix()
         try:
-            documents = list(read_file(path, doc_id))
+            documents = [
+                _with_web_address(item, page, base_url, unreachable) if isinstance(item, Document) else item
+                for item in read_file(path, relative.with_suffix("").as_posix())
+            ]
         except BadDocument as problem:
             result.problems.append(problem)
             continue
@@ -75,10 +89,36 @@ def load_documents(paths: Sequence[Path]) -> LoadResult:
             else:
                 seen[item.id] = item.source
                 result.documents.append(item)
+    if unreachable:
+        result.warnings.append(
+            f"{len(unreachable)} documents have an address a reader cannot open (file:// or relative, first: "
+            f"{unreachable[0]}); their sources show without a link. --base-url gives them their public address."
+        )
     return result
 
 
-def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[Path, str]]:
+def _with_web_address(
+    document: Document, page: str | None, base_url: str | None, unreachable: list[str]
+) -> Document:
+    """``document`` with a ``url`` a reader can open, or none (see ``load_documents``); ``page`` is the file's
+    path under the folder given, for a file that is one document."""
+    url = document.url
+    if url is not None and urlsplit(url).scheme in ("http", "https"):
+        return document
+    if base_url is not None:
+        here = urljoin(base_url, page or "")
+        if url is not None and not urlsplit(url).scheme:  # a relative canonical link, from where the page is
+            return replace(document, url=urljoin(here, url))
+        if page is not None:
+            return replace(document, url=here)
+    if url is not None:
+        unreachable.append(f"{document.source}: {url}")
+        return replace(document, url=None)
+    return document
+
+
+def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[Path, Path]]:
+    """Each supported file with its path relative to the folder given (a file given alone: its name)."""
     for root in paths:
         if root.is_dir():
             for path in sorted(root.rglob("*")):
@@ -90,12 +130,12 @@ def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[
                         BadDocument(str(path), f"unsupported file type {path.suffix or '(none)'}")
                     )
                     continue
-                yield path, relative.with_suffix("").as_posix()
+                yield path, relative
         elif root.exists():
             if root.suffix.lower() not in READERS:
                 problems.append(BadDocument(str(root), f"unsupported file type {root.suffix or '(none)'}"))
                 continue
-            yield root, root.stem
+            yield root, Path(root.name)
         else:
             problems.append(BadDocument(str(root), "no such file or folder"))
 

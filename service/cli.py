@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Config
 
@@ -87,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also embed every sentence, so that answers in a large collection need not encode the sentences "
         "they score: about 1.7x the ingest time and 768 bytes per sentence on disk (default: on when the index "
         "being updated has them or the collection holds 100,000 passages or more)",
+    )
+    ingest.add_argument(
+        "--base-url",
+        help="where these folders are published (e.g. https://docs.example.org/): each file's source links to "
+        "its page there, instead of to a file:// address a reader cannot open",
     )
     with_index(ingest)
     ingest.set_defaults(run=_ingest)
@@ -236,6 +242,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    base_url = args.base_url
+    if base_url is not None:
+        if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+            raise ConfigError(
+                f"--base-url must be an http(s) address such as https://docs.example.org/, not {base_url!r}"
+            )
+        base_url = base_url if base_url.endswith("/") else base_url + "/"  # a folder: its pages go under it
     embedder = Embedder(args.model)
     report = ingest_paths(
         args.paths,
@@ -244,9 +257,12 @@ def _ingest(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
         vector_index=args.vector_index,
         sentence_vectors=args.sentence_vectors,
+        base_url=base_url,
     )
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"indexed {report.documents} documents, {report.passages} passages "
         f"({report.embedded_passages} embedded, {report.reused_documents} documents reused"

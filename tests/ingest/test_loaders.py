@@ -195,3 +195,51 @@ def test_markdown_code_blocks_and_lone_links(tmp_path: Path) -> None:
     assert kinds["vote --early\n    --county Kent"] == "code"
     assert kinds["Release notes"] == "label"
     assert kinds["Read the guide first."] == "paragraph"
+
+
+SAVED_PAGE = (
+    "<html><head><title>{title}</title><link rel='canonical' href='{canonical}'></head>"
+    "<body><main><h1>{title}</h1><p>The harbour ferry leaves the north pier every forty minutes.</p></main></body></html>"
+)
+
+
+def test_addresses_a_reader_cannot_open_are_dropped_with_a_warning(tmp_path: Path) -> None:
+    write(
+        tmp_path / "site" / "ferry.html",
+        SAVED_PAGE.format(title="Ferry", canonical="file:///srv/site/ferry.html"),
+    )
+    write(tmp_path / "site" / "bus.html", SAVED_PAGE.format(title="Bus", canonical="https://example.org/bus"))
+    write(tmp_path / "site" / "notes.txt", "Notes\n\nThe pier opens at dawn.\n")
+    result = load_documents([tmp_path / "site"])
+    urls = {d.id: d.url for d in result.documents}
+    assert urls == {"ferry": None, "bus": "https://example.org/bus", "notes": None}
+    [warning] = result.warnings
+    assert "1 documents" in warning and "file:///srv/site/ferry.html" in warning and "--base-url" in warning
+
+
+def test_base_url_gives_local_pages_their_public_address(tmp_path: Path) -> None:
+    write(
+        tmp_path / "site" / "ferry.html",
+        SAVED_PAGE.format(title="Ferry", canonical="file:///srv/site/ferry.html"),
+    )
+    write(
+        tmp_path / "site" / "guide" / "pier.html", SAVED_PAGE.format(title="Pier", canonical="../pier-2.html")
+    )
+    write(tmp_path / "site" / "bus.html", SAVED_PAGE.format(title="Bus", canonical="https://example.org/bus"))
+    write(tmp_path / "site" / "notes.md", "# Notes\n\nThe pier opens at dawn.\n")
+    write(
+        tmp_path / "site" / "records.jsonl",
+        json.dumps({"id": "r1", "text": "Ferries run daily.", "url": "r/1"}),
+    )
+    result = load_documents([tmp_path / "site"], base_url="https://docs.example.org/harbour/")
+    assert (
+        {d.id: d.url for d in result.documents}
+        == {
+            "ferry": "https://docs.example.org/harbour/ferry.html",
+            "guide/pier": "https://docs.example.org/harbour/pier-2.html",  # its relative canonical, from where it is
+            "bus": "https://example.org/bus",  # a web address stays as the page gave it
+            "notes": "https://docs.example.org/harbour/notes.md",
+            "r1": "https://docs.example.org/harbour/r/1",
+        }
+    )
+    assert result.warnings == []

@@ -41,6 +41,28 @@ def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
     assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
 
 
+def test_ingest_warns_about_sources_without_a_web_address_and_base_url_fixes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "ferry.html").write_text(
+        "<html><head><title>Ferry</title><link rel='canonical' href='file:///srv/ferry.html'></head><body><main>"
+        "<p>The harbour ferry leaves the north pier every forty minutes.</p></main></body></html>"
+    )
+    index = tmp_path / "index"
+    assert main(["ingest", str(tmp_path / "site"), "--index", str(index)]) == 0
+    assert "warning: 1 documents have an address a reader cannot open" in capsys.readouterr().err
+    assert (
+        main(["ingest", str(tmp_path / "site"), "--index", str(index), "--base-url", "https://d.example/h"])
+        == 0
+    )
+    assert "warning" not in capsys.readouterr().err
+    assert load_index(index).documents["ferry"].url == "https://d.example/h/ferry.html"
+    assert main(["ingest", str(tmp_path / "site"), "--index", str(index), "--base-url", "docs/"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citewell: --base-url must be an http(s) address") and "Traceback" not in err
+
+
 def test_ingest_with_sentence_vectors_stores_them_and_the_service_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], embedder: Embedder
 ) -> None:

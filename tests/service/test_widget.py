@@ -180,12 +180,15 @@ def test_failures_say_what_happened_honour_retry_after_and_keep_the_input(
         page.get_by_label("Your question").fill("")
 
 
-def test_a_missing_key_tells_the_visitor_plainly_with_no_useless_retry(server: ServerProcess, page: Page) -> None:
+def test_a_missing_key_tells_the_visitor_plainly_with_no_useless_retry(
+    server: ServerProcess, page: Page
+) -> None:
     page.goto(server.url + "/chat")
     page.route(
         "**/api/ask",
         lambda route: route.fulfill(
-            status=401, json={"error": {"code": "unauthorized", "message": "an API key is required: send Bearer"}}
+            status=401,
+            json={"error": {"code": "unauthorized", "message": "an API key is required: send Bearer"}},
         ),
     )
     ask(page, QUESTION)
@@ -275,7 +278,9 @@ def test_phone_viewport_dark_and_reduced_motion(server: ServerProcess, browser: 
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_accessibility_scan_has_no_serious_violations(server: ServerProcess, browser: Browser, scheme: str) -> None:
+def test_accessibility_scan_has_no_serious_violations(
+    server: ServerProcess, browser: Browser, scheme: str
+) -> None:
     """axe, colour contrast included, over the demo page with an answer, a refusal and an error showing."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)  # type: ignore[arg-type]
     page = context.new_page()
@@ -357,7 +362,7 @@ def test_embedded_on_another_origin_talks_across_origins_untouched_by_host_css(
         quote, "textAlign", "lineHeight", "fontFamily", "fontSize", "letterSpacing", "textTransform"
     )
     assert text_align == "left" and transform == "none" and letter_spacing == "normal"
-    assert font_size == "15px" and line_height == "21.75px"  # 15px × 1.45
+    assert font_size == "15px" and line_height == "21.75px"  # 15px times 1.45
     assert "Georgia" not in font_family and "system-ui" in font_family
     assert style(page.locator("#cw-title"), "fontSize") == ["15.75px"]  # the title stays on one line
     assert page.locator("#cw-title").bounding_box()["height"] < 30  # type: ignore[index]
@@ -432,7 +437,9 @@ def test_code_keeps_its_lines_in_monospace_beside_the_sentence_that_introduces_i
     assert "monospace" in family and white_space == "pre"
 
 
-def test_a_source_without_a_web_address_is_named_not_linked(hostile_server: ServerProcess, page: Page) -> None:
+def test_a_source_without_a_web_address_is_named_not_linked(
+    hostile_server: ServerProcess, page: Page
+) -> None:
     page.goto(hostile_server.url + "/chat")
     ask(page, "How often does the harbour ferry leave the north pier?")
     source = last_answer(page).locator(".source").first
@@ -448,7 +455,10 @@ def test_thumbs_down_in_the_widget_shows_on_the_admin_page(
     ask(page, question)
     answer = last_answer(page)
     expect(answer.locator(".refusal")).to_be_visible()
-    up, down = answer.get_by_role("button", name="Helpful", exact=True), answer.get_by_role("button", name="Not helpful")
+    up, down = (
+        answer.get_by_role("button", name="Helpful", exact=True),
+        answer.get_by_role("button", name="Not helpful"),
+    )
     # the thumbs are drawn, not emoji that need a font: each an SVG with an accessible name on its button
     expect(up.locator("svg")).to_have_count(1)
     expect(down.locator("svg")).to_have_count(1)
