@@ -222,6 +222,35 @@ class QuestionLog:
                 connection.execute(delete(feedback).where(feedback.c.given_at < cutoff))
                 self._last_cleanup = time.monotonic()
 
+    def questions(
+        self, days: int, *, outcome: Literal["all", "answered", "refused"] = "all", limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The questions of the last ``days`` days, newest first, each with what citewell said, the passages it
+        showed, and its reader's vote and comment (None when there was none)."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        query = (
+            select(
+                questions.c.id,
+                questions.c.asked_at,
+                questions.c.question,
+                questions.c.answered,
+                questions.c.score,
+                questions.c.latency_ms,
+                questions.c.answer,
+                questions.c.passages,
+                feedback.c.helpful,
+                feedback.c.comment,
+            )
+            .outerjoin(feedback, feedback.c.answer_id == questions.c.id)
+            .where(questions.c.asked_at >= since)
+            .order_by(questions.c.asked_at.desc())
+            .limit(limit)
+        )
+        if outcome != "all":
+            query = query.where(questions.c.answered == (outcome == "answered"))
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
     def insight(self, days: int = 30, *, top: int = 20) -> Insight:
         since = datetime.now(UTC) - timedelta(days=days)
         recent = questions.c.asked_at >= since

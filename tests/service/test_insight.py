@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import sqlite3
 import time
@@ -110,6 +112,17 @@ def test_asks_and_feedback_over_http_reach_admin_without_client_addresses(
     assert "Who oversees elections in the county of Nowhere-Else?</td>" in page
     assert "too vague" in page
 
+    # the recent-questions table shows what citewell said to each question and the reader's verdict
+    assert "not helpful: too vague" in page
+    assert 'aria-label="Legend"' in page
+    outcome = "answered" if body["answered"] else "refused"
+    for shown in ("answered", "refused"):
+        filtered = requests.get(
+            server.url + f"/admin?days=7&outcome={shown}", auth=("admin", ADMIN_TOKEN), timeout=5
+        ).text
+        recent = filtered.split('<h2 id="recent">')[1].split("<h2")[0]
+        assert ("Nowhere-Else?</td>" in recent) == (shown == outcome)
+
     database = server_question_db(server)
     dump = "\n".join(sqlite3.connect(database).iterdump())
     assert "Nowhere-Else" in dump
@@ -122,6 +135,35 @@ def server_question_db(server: ServerProcess) -> Path:
     found = Path(server.index_dir).parent / f"{Path(server.index_dir).name}.questions.db"
     assert found.exists(), "the question log lives beside the index, named after it"
     return found
+
+
+def test_csv_export_holds_answers_and_feedback_and_defuses_formulas(server: ServerProcess) -> None:
+    formula = '=HYPERLINK("http://evil.example") who oversees elections?'
+    answered = server.ask("Who oversees elections in the U.S.?").json()
+    server.ask(formula)
+    vote = {"answer_id": answered["id"], "helpful": True, "comment": "clear"}
+    assert requests.post(server.url + "/api/feedback", json=vote, timeout=5).status_code == 202
+    assert requests.get(server.url + "/admin/questions.csv", timeout=5).status_code == 401
+    rows: list[dict[str, str]] = []
+    for _ in range(50):  # written in the background
+        response = requests.get(
+            server.url + "/admin/questions.csv?days=1", auth=("a", ADMIN_TOKEN), timeout=5
+        )
+        assert response.headers["Content-Type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        if any(r["comment"] == "clear" for r in rows) and any("evil" in r["question"] for r in rows):
+            break
+        time.sleep(0.2)
+    [row] = [r for r in rows if r["comment"] == "clear"]
+    assert row["question"] == "Who oversees elections in the U.S.?" and row["answered"] == "yes"
+    assert row["answer"] == answered["answer"] and row["helpful"] == "yes"
+    assert row["sources"] == "Securing Elections"
+    [evil] = [r for r in rows if "evil" in r["question"]]
+    assert evil["question"] == "'" + formula  # a spreadsheet shows it as text, never runs it
+    only_answered = requests.get(
+        server.url + "/admin/questions.csv?days=1&outcome=answered", auth=("a", ADMIN_TOKEN), timeout=5
+    )
+    assert {r["answered"] for r in csv.DictReader(io.StringIO(only_answered.text))} == {"yes"}
 
 
 def test_answer_state_follows_records_of_any_process(question_log: QuestionLog, tmp_path: Path) -> None:
