@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -10,10 +11,12 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, request
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 from service.access import may_ask
-from service.errors import error_response
+from service.errors import CODES, error_response
 from service.insight import AskRecord, FeedbackRecord
 from service.live import LiveAnswerer, NotReady
 from service.schemas import (
@@ -193,4 +196,34 @@ def openapi_document() -> Response:
 
 @api.get("", summary="This API, described for people", doc_ui=False)
 def api_page() -> str:
-    return render_template("api.html", spec=current_app.api_doc)  # type: ignore[attr-defined]
+    """The OpenAPI document for people: descriptions as Markdown, a curl example per endpoint, the errors."""
+    spec = current_app.api_doc  # type: ignore[attr-defined]
+    base = request.url_root.rstrip("/")
+    examples = {
+        (path, method): _curl_example(base, path, method, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    return render_template(
+        "api.html", spec=spec, examples=examples, errors=sorted(CODES.items()), markdown=_markdown
+    )
+
+
+# Bodies for the curl examples: the request models' own examples where they have one.
+_EXAMPLE_BODIES = {
+    "ask": {"question": "When was election infrastructure designated critical infrastructure?", "top_k": 3},
+    "feedback": {"answer_id": "0123456789abcdef0123456789abcdef", "helpful": False, "comment": "too vague"},
+}
+_MARKDOWN = MarkdownIt("commonmark", {"html": False})  # descriptions are ours, but never rendered as raw HTML
+
+
+def _markdown(text: str | None) -> Markup:
+    return Markup(_MARKDOWN.render(text or ""))
+
+
+def _curl_example(base: str, path: str, method: str, operation: dict[str, Any]) -> str:
+    url = base + path.replace("{document}", "securing-elections")
+    if method != "post":
+        return f"curl {url}"
+    body = json.dumps(_EXAMPLE_BODIES.get(operation.get("operationId", ""), {}))
+    return f"curl -X POST {url} \\\n  -H 'Content-Type: application/json' \\\n  -d '{body}'"

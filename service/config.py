@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "QUESTION_LOG_FLUSH_SECONDS": 1.0,
     # the password of /admin (HTTP Basic, any user name); "" turns the page off
     "ADMIN_TOKEN": "",
+    # example questions for the demo page when the documents carry none (a Markdown front matter's `examples:`)
+    "EXAMPLE_QUESTIONS": [],
     # answers kept per process for repeated questions (the widget's example questions); 0 turns the cache off
     "ANSWER_CACHE_SIZE": 1024,
     # torch threads per `citewell serve` worker; one model call runs at a time in each (see README Benchmarks)
@@ -85,6 +87,7 @@ def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> N
     config["CORS_ORIGINS"] = _origins(config["CORS_ORIGINS"])
     config["KEYLESS_ORIGINS"] = _origins(config["KEYLESS_ORIGINS"])
     config["API_KEYS"] = _strings(config["API_KEYS"])
+    config["EXAMPLE_QUESTIONS"] = _strings(config["EXAMPLE_QUESTIONS"])
     if config["QUERY_PRECISION"] not in PRECISIONS:
         raise ConfigError(
             f"QUERY_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['QUERY_PRECISION']!r}"

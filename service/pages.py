@@ -24,7 +24,7 @@ def demo() -> str:
     )  # as a reader looks for them, not by file name
     examples = [
         example for doc in documents for example in doc.metadata.get("examples", "").splitlines() if example
-    ]
+    ] or list(current_app.config["EXAMPLE_QUESTIONS"])  # for documents that carry none (HTML pages, PDFs)
     return render_template(
         "demo.html",
         documents=documents,

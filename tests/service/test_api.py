@@ -187,6 +187,14 @@ def test_openapi_document_and_api_page(server: ServerProcess) -> None:
     page = requests.get(server.url + "/api", timeout=5)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "/api/ask" in page.text and "AskRequest" in page.text
+    # for people: descriptions rendered from Markdown, a curl example per endpoint, the error codes
+    assert "`" not in page.text and "<code>message</code>" in page.text
+    assert page.text.count("<h3>Example</h3>") == len(spec["paths"])
+    assert f"curl -X POST {server.url}/api/ask" in page.text
+    assert (
+        "<td><code>rate_limited</code></td>" in page.text and "Other fields are refused (400)." in page.text
+    )
+    assert "At most 1000 characters." in page.text
 
 
 def test_favicon_is_served(server: ServerProcess) -> None:

@@ -481,7 +481,9 @@ def test_thumbs_down_in_the_widget_shows_on_the_admin_page(
         expect(admin.get_by_role("cell", name=question.lower().rstrip("?")).first).to_be_visible()
         # in the table of questions with what citewell said, and in the thumbs-down table
         expect(admin.get_by_role("cell", name=question, exact=True)).to_have_count(2)
-        expect(admin.get_by_role("cell", name="not helpful: mermaids vote by post", exact=True)).to_be_visible()
+        expect(
+            admin.get_by_role("cell", name="not helpful: mermaids vote by post", exact=True)
+        ).to_be_visible()
         expect(admin.get_by_role("cell", name="mermaids vote by post", exact=True)).to_be_visible()
         expect(admin.get_by_role("list", name="Legend")).to_contain_text("not answered")
         expect(admin.locator("svg.chart rect").first).to_be_attached()
