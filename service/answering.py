@@ -204,11 +204,22 @@ class Answerer:
         chosen = self._quotes(spans, top_k, highlight=answered)
         confidence = spans[0].cosine if spans else None
         if not answered:
-            topics = _topics(chosen)
+            topics = self._topics(spans)
             return Answer(False, "", tuple(chosen), _refusal_message(topics), query, confidence, topics)
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, query, confidence)
+
+    def _topics(self, spans: Sequence[_ScoredSpan], most: int = 3) -> tuple[str, ...]:
+        """The sections (else titles) of the best spans, each once, best first: the nearest passages often share
+        one section, so the spans past them are read until ``most`` different topics are found."""
+        topics: dict[str, None] = {}
+        for span in spans:
+            passage = self.index.passages[span.row]
+            topics[passage.section or self.index.documents[passage.document].title] = None
+            if len(topics) == most:
+                break
+        return tuple(topics)
 
     def _spelled_out(self, query: str) -> list[Candidate]:
         """For a question about an acronym's meaning, the best windows for the acronym alone that spell it out:
@@ -499,11 +510,6 @@ def _expands(text: str, acronym: str) -> bool:
         )
         is not None
     )
-
-
-def _topics(nearest: Sequence[AnswerPassage]) -> tuple[str, ...]:
-    """The sections (else titles) of the nearest passages, each once, best first."""
-    return tuple(dict.fromkeys(p.source.section or p.source.title for p in nearest))
 
 
 def _refusal_message(topics: Sequence[str]) -> str:

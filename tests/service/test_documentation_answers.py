@@ -48,6 +48,13 @@ def test_a_code_example_is_quoted_with_the_sentence_that_introduces_it(answerer:
     assert code.end == len(first.text) and code.start > first.highlights[-1].end
 
 
+def test_a_refusal_suggests_several_topics_of_the_site(answerer: Answerer) -> None:
+    answer = answerer.ask("How many moons does Jupiter have?")
+    assert not answer.answered
+    assert len(answer.topics) >= 2 and len(set(answer.topics)) == len(answer.topics)
+    assert answer.topics[0] == (answer.passages[0].source.section or answer.passages[0].source.title)
+
+
 def test_no_highlight_is_code_or_a_label(answerer: Answerer, tutorial_index: Index) -> None:
     """Code blocks, definition terms and lone links are quoted beside the sentences around them, never
     highlighted on their own, whatever the question."""
