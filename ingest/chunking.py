@@ -75,9 +75,10 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
             windows = [[(block.start, block.end)]]
         else:
             items = _list_items(document, block)
-            windows = [[item] for item in items] or _windows(
-                split_sentences(document, block, config.language), config
+            sentences = _bounded(
+                document.text, split_sentences(document, block, config.language), config.max_chars
             )
+            windows = [[item] for item in items] or _windows(sentences, config)
         for window in windows:
             start, end = window[0][0], window[-1][1]
             passages.append(
@@ -95,6 +96,26 @@ def split_sentences(document: Document, block: Block, language: str = "en") -> l
         if span:
             spans.append((block.start + span[0], block.start + span[1]))
     return spans or [(block.start, block.end)]
+
+
+def _bounded(text: str, sentences: list[Span], max_chars: int) -> list[Span]:
+    """``sentences`` with each one longer than ``max_chars`` cut into pieces of at most that many characters,
+    at the last clause break (``;``, ``:``, ``,``) before the limit, else the last space, else at the limit: a
+    run-on "sentence" of megabytes must not become one passage, one answer and one logged record."""
+    bounded: list[Span] = []
+    for start, end in sentences:
+        while end - start > max_chars:
+            window = text[start : start + max_chars]
+            cut = max(window.rfind(mark) for mark in ("; ", ": ", ", "))
+            if cut < max_chars // 2:
+                cut = window.rfind(" ")
+            cut = start + (cut + 1 if cut > 0 else max_chars)
+            if piece := _trimmed(text, start, cut):
+                bounded.append(piece)
+            start = cut
+        if piece := _trimmed(text, start, end):
+            bounded.append(piece)
+    return bounded
 
 
 def _code_pieces(document: Document, block: Block, max_chars: int) -> list[Span]:

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,13 @@ _BINARY_SNIFF_BYTES = 8192
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _HEADING_MAX_CHARS = 90
+
+# Limits that keep one hostile or broken file from taking the machine (each file over one is reported, skipped):
+MAX_FILE_BYTES = 50_000_000  # one document (a page, a PDF, a Markdown file)
+MAX_COLLECTION_BYTES = 2_000_000_000  # a JSONL file of many documents
+MAX_FRONT_MATTER_CHARS = 64_000
+MAX_PDF_PAGES = 5_000
+PDF_SECONDS = 120.0  # time to extract one PDF's text layer
 
 
 @dataclass
@@ -150,7 +158,13 @@ def read_file(path: Path, doc_id: str) -> Iterable[Document | BadDocument]:
 
 
 def _read_bytes(path: Path) -> bytes:
+    limit = MAX_COLLECTION_BYTES if path.suffix.lower() == ".jsonl" else MAX_FILE_BYTES
     try:
+        size = path.stat().st_size
+        if size > limit:
+            raise BadDocument(
+                str(path), f"{size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit for one file"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise BadDocument(str(path), f"unreadable ({exc.strerror or exc})") from exc
@@ -219,7 +233,7 @@ def _read_markdown(data: bytes, path: Path, doc_id: str) -> list[Document]:
     match = _FRONT_MATTER.match(text)
     if match:
         try:
-            loaded = yaml.safe_load(match.group(1))
+            loaded = _front_matter(match.group(1))
         except yaml.YAMLError as exc:
             raise BadDocument(str(path), f"front matter is not valid YAML ({exc})") from exc
         if isinstance(loaded, dict):
@@ -302,6 +316,16 @@ def _html_fragment_texts(fragment: str) -> list[str]:
 _NON_TEXT_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button", "select", "form")
 
 
+def _front_matter(source: str) -> Any:
+    """YAML front matter, without aliases: a kilobyte of nested aliases (a "billion laughs") expands to
+    gigabytes, and metadata never needs them."""
+    if len(source) > MAX_FRONT_MATTER_CHARS:
+        raise yaml.YAMLError(f"front matter longer than {MAX_FRONT_MATTER_CHARS:,} characters")
+    if any(isinstance(token, yaml.AliasToken) for token in yaml.scan(source, Loader=yaml.SafeLoader)):
+        raise yaml.YAMLError("front matter uses YAML aliases (*name), which citewell does not expand")
+    return yaml.safe_load(source)
+
+
 # --- HTML -------------------------------------------------------------------------------------------------
 
 
@@ -342,7 +366,14 @@ def _read_pdf(data: bytes, path: Path, doc_id: str) -> list[Document]:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise BadDocument(str(path), f"{len(reader.pages)} pages, over the {MAX_PDF_PAGES:,} page limit")
+        deadline = time.monotonic() + PDF_SECONDS
+        pages = []
+        for page in reader.pages:
+            if time.monotonic() > deadline:  # pages that share one huge content stream: hours of work
+                raise BadDocument(str(path), f"text extraction took over {PDF_SECONDS:.0f} s; skipped")
+            pages.append(page.extract_text() or "")
         title = reader.metadata.title if reader.metadata else None
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise BadDocument(str(path), f"not a readable PDF ({exc})") from exc

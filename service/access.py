@@ -25,13 +25,30 @@ def valid_key(offered: str) -> bool:
 
 
 def may_ask() -> bool:
-    """Without configured keys anyone may; with keys, a valid key or a page of a keyless origin (or our own)."""
+    """Without configured keys anyone may; with keys, a valid key, or a request that names a keyless origin."""
     if not current_app.config["API_KEYS"]:
         return True
+    return valid_key(presented_key()) or keyless()
+
+
+def keyless() -> bool:
+    """Whether the request names, in ``Origin``, a page allowed to ask without a key: a site of
+    ``KEYLESS_ORIGINS`` or citewell's own pages (``PUBLIC_URL``, else the address the request was sent to).
+
+    This is not authentication: any program can send any ``Origin``. It lets browsers on those sites ask without
+    a key they could not keep secret anyway; such requests share the tighter ``KEYLESS_RATE_LIMIT``."""
     origin = request.headers.get("Origin", "").rstrip("/")
-    if origin and (origin in current_app.config["KEYLESS_ORIGINS"] or origin == request.host_url.rstrip("/")):
-        return True
-    return valid_key(presented_key())
+    return bool(origin) and (origin in current_app.config["KEYLESS_ORIGINS"] or origin == public_origin())
+
+
+def public_origin() -> str:
+    """citewell's own web address: ``PUBLIC_URL`` when configured, else the address this request was sent to."""
+    return str(current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
+
+
+def charged_as_keyless() -> bool:
+    """Whether a request counts against ``KEYLESS_RATE_LIMIT``: keys are configured and it shows no valid one."""
+    return bool(current_app.config["API_KEYS"]) and not valid_key(presented_key())
 
 
 def rate_limit_client() -> str:

@@ -89,6 +89,9 @@ class AnswerSettings:
     min_windows: int = 6
     # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)")
     acronym_expansion: float = 0.15
+    # the most windows whose sentences are scored, whatever ``top_k`` asks: scoring encodes every sentence of
+    # them, so this bounds one request's CPU; passages past them are quoted as related, without a highlight
+    max_scored_windows: int = 12
     # at most this many of the windows scored come from one paragraph, so that a paragraph whose words or heading
     # match the question (a list of links under a heading that asks the question) cannot crowd out the others
     windows_per_paragraph: int = 2
@@ -185,23 +188,24 @@ class Answerer:
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = (), top_k: int = 3) -> Answer:
         settings = self.settings
         windows = max(top_k * settings.windows_per_passage, settings.min_windows)
+        scored = min(windows, settings.max_scored_windows)
         resolved = resolve_query(question, history)
         # A follow-up is searched with the previous question's words, and also alone: the earlier topic can
         # dilute one that the follow-up names itself ("Why did NASS oppose it?"); the better evidence wins.
         tries = [resolved] if resolved == question.strip() else [resolved, question.strip()]
-        best: tuple[float, str, list[_ScoredSpan]] | None = None
+        best: tuple[float, str, list[_ScoredSpan], list[Candidate]] | None = None
         for query in tries:
             vector = self.retriever.encode(query)
-            found = self.retriever.search(query, windows * 3, query_vector=vector)
-            pool = self._diverse(self._explained(found), windows) + self._spelled_out(query)
+            found = self._explained(self.retriever.search(query, windows * 3, query_vector=vector))
+            pool = self._diverse(found, scored) + self._spelled_out(query)
             ranked = self._rank_spans(query, vector, pool)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
-                best = (score, query, ranked)
+                best = (score, query, ranked, found)
         assert best is not None
-        _, query, spans = best
+        _, query, spans, found = best
         answered = bool(spans) and spans[0].cosine >= settings.min_score
-        chosen = self._quotes(spans, top_k, highlight=answered)
+        chosen = self._quotes(spans, top_k, highlight=answered, related=found)
         confidence = spans[0].cosine if spans else None
         if not answered:
             topics = self._topics(spans)
@@ -358,37 +362,53 @@ class Answerer:
         normalised: np.ndarray = summed / np.linalg.norm(summed, axis=1, keepdims=True)
         return normalised
 
-    def _quotes(self, ranked: list[_ScoredSpan], top_k: int, *, highlight: bool) -> list[AnswerPassage]:
-        """Best spans first, each quoted with its paragraph neighbours; overlaps and duplicates dropped."""
+    def _quotes(
+        self, ranked: list[_ScoredSpan], top_k: int, *, highlight: bool, related: Sequence[Candidate] = ()
+    ) -> list[AnswerPassage]:
+        """Best spans first, each quoted with its paragraph neighbours; when they run out before ``top_k``, the
+        ``related`` windows whose sentences were not scored, whole and without a highlight. Overlaps and
+        duplicates are dropped."""
         chosen: list[AnswerPassage] = []
         taken: list[tuple[str, int, int]] = []
         seen_texts: set[str] = set()
-        for span in ranked:
-            if len(chosen) == top_k:
-                break
-            passage = self.index.passages[span.row]
-            doc_id = passage.document
-            core = list(span.sentences)
-            if any(_overlaps_quoted(taken, doc_id, sentence) for sentence in core):
-                continue
-            quote = self._widen(self._paragraph_sentences(span.row), core, taken, doc_id)
-            start, end = quote[0][0], quote[-1][1]
-            document = self.index.documents[doc_id]
-            end = _with_example(document, end, taken)
+
+        def add(row: int, start: int, end: int, score: float, core: Sequence[Span]) -> None:
+            passage = self.index.passages[row]
+            document = self.index.documents[passage.document]
             text = document.text[start:end]
             key = " ".join(text.casefold().split())
             if key in seen_texts:
-                continue
-            taken.append((doc_id, start, end))
+                return
+            taken.append((document.id, start, end))
             seen_texts.add(key)
-            highlights = (Highlight(core[0][0] - start, core[-1][1] - start),) if highlight else ()
+            highlights = (Highlight(core[0][0] - start, core[-1][1] - start),) if core else ()
             source = Source(document.id, document.title, passage.section, document.url, start, end)
             code = tuple(
                 Highlight(max(block.start, start) - start, min(block.end, end) - start)
                 for block in document.blocks_within(start, end)
                 if block.kind == "code"
             )
-            chosen.append(AnswerPassage(text, span.score, highlights, source, code))
+            chosen.append(AnswerPassage(text, score, highlights, source, code))
+
+        for span in ranked:
+            if len(chosen) == top_k:
+                return chosen
+            doc_id = self.index.passages[span.row].document
+            core = list(span.sentences)
+            if any(_overlaps_quoted(taken, doc_id, sentence) for sentence in core):
+                continue
+            quote = self._widen(self._paragraph_sentences(span.row), core, taken, doc_id)
+            start, end = quote[0][0], quote[-1][1]
+            end = _with_example(self.index.documents[doc_id], end, taken)
+            add(span.row, start, end, span.score, core if highlight else [])
+        for candidate in related:
+            if len(chosen) == top_k:
+                break
+            passage = self.index.passages[candidate.passage]
+            if not _overlaps_quoted(taken, passage.document, (passage.start, passage.end)):
+                # after every scored span, whatever the scales of the two scores: best first stays true
+                score = min(candidate.score, chosen[-1].score) if chosen else candidate.score
+                add(candidate.passage, passage.start, passage.end, score, [])
         return chosen
 
     def _widen(

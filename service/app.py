@@ -14,7 +14,7 @@ from flask_openapi3.openapi import OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ingest import Embedder
-from service.access import rate_limit_client
+from service.access import charged_as_keyless, rate_limit_client
 from service.admin import admin
 from service.answering import AnswerSettings
 from service.api import api
@@ -27,6 +27,8 @@ from service.pages import pages
 from service.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
+
+ADMIN_FAILURES_LIMIT = "10/minute;100/day"
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | None = None) -> OpenAPI:
@@ -95,6 +97,16 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     )
     if app.config["RATE_LIMIT"]:
         limiter.limit(app.config["RATE_LIMIT"], methods=["POST"])(api)
+    if app.config["KEYLESS_RATE_LIMIT"]:
+        # a forged Origin gets an answer without a key, so keyless requests share one tighter budget per address
+        limiter.limit(
+            app.config["KEYLESS_RATE_LIMIT"],
+            methods=["POST"],
+            scope="keyless",
+            exempt_when=lambda: not charged_as_keyless(),
+        )(api)
+    # failed /admin passwords, per address; a correct one costs nothing
+    limiter.limit(ADMIN_FAILURES_LIMIT, deduct_when=lambda response: response.status_code == 401)(admin)
     register_error_handlers(app)
     app.register_api(api)
     app.register_blueprint(pages)

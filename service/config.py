@@ -39,6 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "KEYLESS_ORIGINS": [],
     # per-client limit on POST /api/ask (Flask-Limiter syntax; "" turns it off) and where counts are kept
     "RATE_LIMIT": "60/minute;1000/hour",
+    # with API_KEYS: the limit, per address, on requests without a valid key, whether a keyless origin lets them
+    # in or they are refused (an Origin header can be forged by any program, so this is what bounds keyless use,
+    # and it bounds guessing keys)
+    "KEYLESS_RATE_LIMIT": "20/minute;300/hour",
+    # citewell's public address, e.g. "https://ask.example.org": the embed snippet on / and the origin of its own
+    # pages come from here, never from request headers; "" uses the address each request was sent to
+    "PUBLIC_URL": "",
     "RATE_LIMIT_STORAGE_URI": "memory://",
     # how many reverse proxies in front of the service set X-Forwarded-For (clients are told apart by address)
     "PROXY_HOPS": 0,
@@ -50,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "QUESTION_LOG_RETENTION_DAYS": 90,
     # the log's writer gathers records for a quarter of this (seconds) and writes them as one batch
     "QUESTION_LOG_FLUSH_SECONDS": 1.0,
-    # the password of /admin (HTTP Basic, any user name); "" turns the page off
+    # the password of /admin (HTTP Basic, any user name), at least 24 characters; "" turns the page off
     "ADMIN_TOKEN": "",
     # example questions for the demo page when the documents carry none (a Markdown front matter's `examples:`)
     "EXAMPLE_QUESTIONS": [],
@@ -63,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 CONFIG_FILE_VARIABLE = "CITEWELL_CONFIG"
+MIN_ADMIN_TOKEN_CHARS = 24
 
 
 class ConfigError(Exception):
@@ -88,6 +96,11 @@ def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> N
     config["KEYLESS_ORIGINS"] = _origins(config["KEYLESS_ORIGINS"])
     config["API_KEYS"] = _strings(config["API_KEYS"])
     config["EXAMPLE_QUESTIONS"] = _strings(config["EXAMPLE_QUESTIONS"])
+    if config["ADMIN_TOKEN"] and len(str(config["ADMIN_TOKEN"])) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_CHARS} characters; make one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     if config["QUERY_PRECISION"] not in PRECISIONS:
         raise ConfigError(
             f"QUERY_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['QUERY_PRECISION']!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, send_from_directory
 
+from service.access import public_origin
 from service.live import LiveAnswerer, NotReady
 
 pages = Blueprint("pages", __name__)
@@ -30,6 +31,7 @@ def demo() -> str:
         documents=documents,
         examples=examples[:EXAMPLES_SHOWN],
         descriptions=[doc.metadata["description"] for doc in documents if doc.metadata.get("description")],
+        public_origin=public_origin(),
     )
 
 

@@ -316,8 +316,10 @@ button:focus-visible, input:focus-visible, textarea:focus-visible, a:focus-visib
   function scrollTo(node) { log.scrollTop = Math.max(0, node.offsetTop - 12); } // the question at the top, its answer below
 
   function history() {
+    // what the contract needs to read a follow-up: the last turns' text, each trimmed, so the request stays small
     return state.entries.slice(-MAX_TURNS).map(function (e) {
-      return { role: e.role, content: e.role === "user" ? e.content : (e.body.answer || e.body.message || "") };
+      var content = e.role === "user" ? e.content : (e.body.answer || e.body.message || "");
+      return { role: e.role, content: content.slice(0, MAX_CHARS) };
     });
   }
 

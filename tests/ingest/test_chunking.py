@@ -122,3 +122,19 @@ def test_generated_files_load_to_verbatim_passages(text: str, suffix: str) -> No
         for document in documents:
             assert isinstance(document, Document)
             assert_passages_verbatim(document)
+
+
+def test_a_run_on_sentence_is_cut_into_passages_of_bounded_length() -> None:
+    """A 200,000-character "sentence" (no full stop anywhere) becomes many passages, none longer than the limit,
+    cut after commas where it has them; the text stays verbatim."""
+    clause = "the harbour ferry leaves the north pier every forty minutes between dawn and dusk, "
+    raw = (clause * 2400).strip()
+    document = compose_document(id="d", title="T", raw_blocks=[RawBlock("paragraph", raw)])
+    config = ChunkingConfig()
+    passages = chunk_document(document, config)
+    assert len(passages) >= 190  # about 1,000 characters each
+    assert all(p.end - p.start <= config.max_chars for p in passages)
+    assert all(document.text[p.start : p.end] == p.text for p in passages)
+    sentences = sorted({s for p in passages for s in p.sentences})
+    assert all(document.text[end - 1] == "," for _, end in sentences[:-1])
+    assert sentences[0][0] == 0 and sentences[-1][1] == len(document.text)

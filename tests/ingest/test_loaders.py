@@ -210,11 +210,13 @@ def test_addresses_a_reader_cannot_open_are_dropped_with_a_warning(tmp_path: Pat
     )
     write(tmp_path / "site" / "bus.html", SAVED_PAGE.format(title="Bus", canonical="https://example.org/bus"))
     write(tmp_path / "site" / "notes.txt", "Notes\n\nThe pier opens at dawn.\n")
+    record = {"id": "x", "text": "Ferries run daily.", "url": "javascript:alert(1)"}
+    write(tmp_path / "site" / "records.jsonl", json.dumps(record))
     result = load_documents([tmp_path / "site"])
     urls = {d.id: d.url for d in result.documents}
-    assert urls == {"ferry": None, "bus": "https://example.org/bus", "notes": None}
+    assert urls == {"ferry": None, "bus": "https://example.org/bus", "notes": None, "x": None}
     [warning] = result.warnings
-    assert "1 documents" in warning and "file:///srv/site/ferry.html" in warning and "--base-url" in warning
+    assert "2 documents" in warning and "file:///srv/site/ferry.html" in warning and "--base-url" in warning
 
 
 def test_base_url_gives_local_pages_their_public_address(tmp_path: Path) -> None:
@@ -243,3 +245,44 @@ def test_base_url_gives_local_pages_their_public_address(tmp_path: Path) -> None
         }
     )
     assert result.warnings == []
+
+
+# --- limits: one hostile or broken file is reported and skipped, quickly, in bounded memory -----------------
+
+
+def test_a_yaml_alias_bomb_in_front_matter_is_refused_at_once(tmp_path: Path) -> None:
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [{', '.join([f'*{previous}'] * 9)}]\n"
+    path = write(tmp_path / "bomb.md", f"---\n{bomb}---\n\n# Title\n\nSome text here.\n")
+    result = load_documents([path])
+    [problem] = result.problems
+    assert "aliases" in str(problem) and result.documents == []
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as sparse:  # 60 MB on paper, nothing on disk
+        sparse.truncate(60_000_000)
+    [problem] = load_documents([path]).problems
+    assert "60 MB, over the 50 MB limit" in str(problem)
+
+
+def test_pdf_page_and_time_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reportlab.pdfgen import canvas
+
+    from ingest import loaders
+
+    path = tmp_path / "two-pages.pdf"
+    pdf = canvas.Canvas(str(path))
+    for number in (1, 2):
+        pdf.drawString(72, 720, f"Page {number} says the harbour ferry leaves every forty minutes.")
+        pdf.showPage()
+    pdf.save()
+    assert load_documents([path]).documents  # within the limits
+    monkeypatch.setattr(loaders, "MAX_PDF_PAGES", 1)
+    assert "2 pages, over the 1 page limit" in str(load_documents([path]).problems[0])
+    monkeypatch.setattr(loaders, "MAX_PDF_PAGES", 5000)
+    monkeypatch.setattr(loaders, "PDF_SECONDS", -1.0)
+    assert "text extraction took over" in str(load_documents([path]).problems[0])

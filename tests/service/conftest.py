@@ -13,9 +13,26 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask.testing import FlaskClient
+
+from ingest import Embedder
 
 CITEWELL = Path(sys.executable).parent / "citewell"
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-of-24-chars+"
+
+
+def ready_client(index_dir: Path, embedder: Embedder, **settings: object) -> FlaskClient:
+    """The app in this process (Flask's test client, the session's model), once its index has loaded: for what
+    needs no real server (validation, pages, limits)."""
+    from service import create_app
+
+    app = create_app({"INDEX": str(index_dir), "QUESTION_LOG": "off", **settings}, embedder=embedder)
+    client = app.test_client()
+    for _ in range(400):
+        if client.get("/api/ready").status_code == 200:
+            return client
+        time.sleep(0.05)
+    raise AssertionError("the index did not load")
 
 
 def free_port() -> int:

@@ -3,8 +3,10 @@ data, indexed once with the real model and asked the questions of its question f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ingest import ANSWER_KINDS, Embedder, Index, build_index, load_documents, load_index
@@ -46,6 +48,39 @@ def test_a_code_example_is_quoted_with_the_sentence_that_introduces_it(answerer:
     [code] = first.code
     assert first.text[code.start : code.end] == "DROP TABLE tablename;"
     assert code.end == len(first.text) and code.start > first.highlights[-1].end
+
+
+class CountingEmbedder:
+    """The session's model, counting the texts it encodes: the work one answer costs."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.texts = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.embedder.encode(texts)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.embedder, name)
+
+
+def test_asking_for_fifty_passages_scores_a_bounded_number_of_sentences(
+    tutorial_index: Index, embedder: Embedder
+) -> None:
+    """top_k 50 used to score the sentences of 100 windows: ten seconds of CPU on a site-sized index."""
+    question = "How do I remove rows from a table?"
+    work = {}
+    for top_k in (3, 50):
+        counting = CountingEmbedder(embedder)
+        answer = Answerer(Retriever(tutorial_index, counting)).ask(question, top_k=top_k)  # type: ignore[arg-type]
+        assert answer.answered and len(answer.passages) == top_k
+        scores = [p.score for p in answer.passages]
+        assert scores == sorted(scores, reverse=True)
+        work[top_k] = counting.texts
+    assert work[50] <= 2.5 * work[3], work
+    # the passages past the scored ones are related reading, not answers
+    assert not answer.passages[-1].highlights
 
 
 def test_a_refusal_suggests_several_topics_of_the_site(answerer: Answerer) -> None:

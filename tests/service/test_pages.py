@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
 
 from ingest import Embedder, build_index, load_documents
-from service import create_app
 
 from ..conftest import REPO
+from .conftest import ready_client
 
 HTML_PAGES = REPO / "tests" / "data" / "html"
 
@@ -22,16 +20,6 @@ def html_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     index_dir = tmp_path_factory.mktemp("pages") / "index"
     build_index(load_documents([HTML_PAGES]).documents, index_dir, embedder=embedder)
     return index_dir
-
-
-def ready_client(index_dir: Path, embedder: Embedder, **settings: object) -> FlaskClient:
-    app = create_app({"INDEX": str(index_dir), "QUESTION_LOG": "off", **settings}, embedder=embedder)
-    client = app.test_client()
-    for _ in range(200):
-        if client.get("/api/ready").status_code == 200:
-            return client
-        time.sleep(0.05)
-    raise AssertionError("the index did not load")
 
 
 def test_documents_are_listed_by_title_and_configured_examples_are_offered(
@@ -44,6 +32,17 @@ def test_documents_are_listed_by_title_and_configured_examples_are_offered(
     assert len(titles) == 4 and titles == sorted(titles, key=str.casefold)
     for question in questions:
         assert f'data-question="{question}"' in page
+
+
+def test_the_embed_snippet_names_the_configured_address_whatever_the_headers(
+    html_index: Path, embedder: Embedder
+) -> None:
+    client = ready_client(html_index, embedder, PUBLIC_URL="https://ask.example.org/", PROXY_HOPS=1)
+    page = client.get("/", headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}).text
+    assert "&lt;script src=&#34;https://ask.example.org/widget.js&#34;" in page or (
+        '&lt;script src="https://ask.example.org/widget.js"' in page
+    )
+    assert "evil.example" not in page
 
 
 def test_without_examples_anywhere_there_is_no_empty_section(html_index: Path, embedder: Embedder) -> None:

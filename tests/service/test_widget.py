@@ -126,6 +126,46 @@ def test_follow_up_sends_history_and_conversation_survives_reload(server: Server
     expect(page.locator(".msg.user")).to_have_count(0)
 
 
+def test_a_huge_earlier_answer_does_not_block_the_next_question(server: ServerProcess, page: Page) -> None:
+    """The history sent with a follow-up holds each turn's text trimmed to 1,000 characters: a 60,000-character
+    answer earlier in the conversation must not make every later request too large (413)."""
+    page.goto(server.url + "/chat")
+    long_text = "The harbour ferry leaves every forty minutes. " * 1300
+    huge = {
+        "id": "f" * 32,
+        "answered": True,
+        "answer": long_text,
+        "passages": [
+            {
+                "text": long_text,
+                "score": 0.9,
+                "highlights": [{"start": 0, "end": len(long_text)}],
+                "source": {
+                    "document": "d",
+                    "title": "Ferries",
+                    "section": None,
+                    "url": None,
+                    "start": 0,
+                    "end": 1,
+                },
+                "code": [],
+            }
+        ],
+    }
+    page.route("**/api/ask", lambda route: route.fulfill(status=200, json=huge))
+    ask(page, "How often does the ferry leave?")
+    expect(page.locator(".msg.bot > .passage")).to_have_count(1)
+    page.unroute("**/api/ask")
+    with page.expect_response("**/api/ask") as answered:
+        ask(page, QUESTION)
+    assert answered.value.status == 200
+    body = json.loads(answered.value.request.post_data or "{}")
+    assert [len(turn["content"]) for turn in body["history"]] == [
+        len("How often does the ferry leave?"),
+        1000,
+    ]
+
+
 def test_refusal_is_plain_with_clickable_suggestions(server: ServerProcess, page: Page) -> None:
     page.goto(server.url + "/chat")
     ask(page, "What is the boiling point of water?")
