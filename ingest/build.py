@@ -241,7 +241,6 @@ def _write_version(
         "vector_index": vector_index_settings,
         "embedding_input_version": EMBEDDING_INPUT_VERSION,
         "sentence_vectors": sentence_entries is not None,
-        "faiss_index": "IndexFlatIP",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "counts": {"documents": len(documents), "passages": total},
         "documents": {

@@ -162,7 +162,7 @@ class Index:
     Example:
         >>> index = load_index(Path(".citewell/index"))
         >>> index.counts()
-        {'documents': 1, 'passages': 15}
+        {'documents': 1, 'passages': 14}
     """
 
     def __init__(

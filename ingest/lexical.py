@@ -28,7 +28,7 @@ class LexicalIndex:
     Example:
         >>> lexical = LexicalIndex.build(["Cats sit on mats.", "Dogs run in parks."])
         >>> [round(float(s), 2) for s in lexical.scores("running dogs")]
-        [0.0, 0.49]
+        [0.0, 0.4]
     """
 
     def __init__(self, tokenizer: Tokenizer, bm25: bm25s.BM25) -> None:

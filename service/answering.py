@@ -96,9 +96,6 @@ class AnswerSettings:
     # match the question (a list of links under a heading that asks the question) cannot crowd out the others
     windows_per_paragraph: int = 2
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class _ScoredSpan:
@@ -140,7 +137,6 @@ class Answer:
     answer: str
     passages: tuple[AnswerPassage, ...]
     message: str | None = None
-    query: str = field(default="", compare=False)
     # how closely the best sentence says what was asked (its cosine to the question): ``answered`` is whether it
     # reaches ``AnswerSettings.min_score``; None when nothing was found
     confidence: float | None = field(default=None, compare=False)
@@ -193,7 +189,7 @@ class Answerer:
         # A follow-up is searched with the previous question's words, and also alone: the earlier topic can
         # dilute one that the follow-up names itself ("Why did NASS oppose it?"); the better evidence wins.
         tries = [resolved] if resolved == question.strip() else [resolved, question.strip()]
-        best: tuple[float, str, list[_ScoredSpan], list[Candidate]] | None = None
+        best: tuple[float, list[_ScoredSpan], list[Candidate]] | None = None
         for query in tries:
             vector = self.retriever.encode(query)
             found = self._explained(self.retriever.search(query, windows * 3, query_vector=vector))
@@ -201,18 +197,18 @@ class Answerer:
             ranked = self._rank_spans(query, vector, pool)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
-                best = (score, query, ranked, found)
+                best = (score, ranked, found)
         assert best is not None
-        _, query, spans, found = best
+        _, spans, found = best
         answered = bool(spans) and spans[0].cosine >= settings.min_score
         chosen = self._quotes(spans, top_k, highlight=answered, related=found)
         confidence = spans[0].cosine if spans else None
         if not answered:
             topics = self._topics(spans)
-            return Answer(False, "", tuple(chosen), _refusal_message(topics), query, confidence, topics)
+            return Answer(False, "", tuple(chosen), _refusal_message(topics), confidence, topics)
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
-        return Answer(True, answer_text, tuple(chosen), None, query, confidence)
+        return Answer(True, answer_text, tuple(chosen), None, confidence)
 
     def _topics(self, spans: Sequence[_ScoredSpan], most: int = 3) -> tuple[str, ...]:
         """The sections (else titles) of the best spans, each once, best first: the nearest passages often share

@@ -296,7 +296,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from service import benchmarks
+    try:
+        from service import benchmarks
+    except ImportError as exc:  # a production install has no load-testing tools
+        raise ConfigError(
+            f"citewell bench needs the bench extra ({exc.name} is missing): pip install 'citewell[bench]'"
+        ) from exc
 
     if args.what == "ingest":
         ingest = benchmarks.bench_ingest(args.paths, sentence_vectors=args.sentence_vectors)

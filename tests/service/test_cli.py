@@ -41,6 +41,17 @@ def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
     assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
 
 
+def test_bench_without_its_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "service.benchmarks", raising=False)
+    monkeypatch.setitem(sys.modules, "requests", None)  # as on a production install, without the bench extra
+    assert main(["bench", "ingest"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citewell: citewell bench needs the bench extra (requests is missing)")
+    assert "pip install 'citewell[bench]'" in err and "Traceback" not in err
+
+
 def test_ingest_warns_about_sources_without_a_web_address_and_base_url_fixes_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from ingest import DEFAULT_MODEL, Embedder
 from service.live import LiveAnswerer, NotReady
 
 
 def test_repeated_questions_come_from_the_cache(corpus_index_dir: Path, embedder: Embedder) -> None:
     live = LiveAnswerer(corpus_index_dir, DEFAULT_MODEL, reload_interval=0, embedder=embedder)
-    try:
+    with pytest.raises(NotReady, match="loading"):  # not started: nothing is loaded yet
         live.ask("Who oversees elections?")
-    except NotReady as exc:
-        assert "loading" in str(exc)
     live.start()
     assert live.wait_ready(60)
     question = "When was election infrastructure designated critical infrastructure?"

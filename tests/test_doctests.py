@@ -1,0 +1,31 @@
+"""The examples in docstrings are run, so none goes stale: the modules whose examples need no index or server."""
+
+from __future__ import annotations
+
+import doctest
+from types import ModuleType
+
+import pytest
+
+import ingest.chunking
+import ingest.documents
+import ingest.html
+import ingest.lexical
+import service.evaluation
+import service.metrics
+
+PURE_MODULES = [
+    ingest.chunking,
+    ingest.documents,
+    ingest.html,
+    ingest.lexical,
+    service.evaluation,
+    service.metrics,
+]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES, ids=lambda module: module.__name__)
+def test_docstring_examples_hold(module: ModuleType) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
