@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,19 +11,22 @@ from urllib.parse import urlsplit
 
 from flask import Config
 
-from ingest import DEFAULT_MODEL, PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
+from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
-from service.config import SERVE_THREADS, ConfigError, load_config
+from service.config import ConfigError, load_config
 from service.retrieval import RetrievalWeights, Retriever
 
 logger = logging.getLogger("citewell")
 
-DEFAULT_INDEX = ".citewell/index"
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    try:
+        settings = read_settings()
+    except ConfigError as exc:
+        print(f"citewell: {exc}", file=sys.stderr)
+        return 1
+    parser = _parser(settings)
     args = parser.parse_args(argv)
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs its own debug lines otherwise
     logging.basicConfig(
@@ -43,25 +45,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    env = os.environ
+def read_settings() -> Config:
+    """The settings every command starts from, the service's one configuration path (``service.config``):
+    defaults, the TOML file of $CITEWELL_CONFIG, CITEWELL_* variables; command-line options override them."""
+    settings = Config(".")
+    load_config(settings)
+    return settings
+
+
+def _parser(settings: Config) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citewell", description="Answers questions with verbatim, cited quotes from your documents."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    min_score = float(AnswerSettings().min_score if settings["MIN_SCORE"] is None else settings["MIN_SCORE"])
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def with_index(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--index",
             type=Path,
-            default=Path(env.get("CITEWELL_INDEX", DEFAULT_INDEX)),
-            help="index directory (default: $CITEWELL_INDEX or %(default)s)",
+            default=Path(settings["INDEX"]),
+            help="index directory (default: INDEX of the settings, %(default)s)",
         )
         sub.add_argument(
             "--model",
-            default=env.get("CITEWELL_MODEL", DEFAULT_MODEL),
-            help="sentence-transformers model name or folder (default: $CITEWELL_MODEL or %(default)s)",
+            default=settings["MODEL"],
+            help="sentence-transformers model name or folder (default: MODEL of the settings, %(default)s)",
         )
 
     def with_sentence_vectors(sub: argparse.ArgumentParser, which: str) -> None:
@@ -101,16 +111,16 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--min-score",
             type=float,
-            default=float(env.get("CITEWELL_MIN_SCORE", AnswerSettings().min_score)),
-            help="refuse when the best sentence's cosine to the question is below this (default: "
-            "$CITEWELL_MIN_SCORE or %(default)s)",
+            default=min_score,
+            help="refuse when the best sentence's cosine to the question is below this (default: MIN_SCORE "
+            "of the settings, %(default)s)",
         )
         sub.add_argument(
             "--query-precision",
             choices=PRECISIONS,
-            default=env.get("CITEWELL_QUERY_PRECISION", "float32"),
-            help="encode questions at this precision; passages stay float32 (default: "
-            "$CITEWELL_QUERY_PRECISION or %(default)s)",
+            default=settings["QUERY_PRECISION"],
+            help="encode questions at this precision; passages stay float32 (default: QUERY_PRECISION of the "
+            "settings, %(default)s)",
         )
 
     ask = commands.add_parser("ask", help="answer one question from the command line")
@@ -126,24 +136,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Runs the web service under gunicorn. Settings come from service.config: defaults, the TOML "
         "file named by $CITEWELL_CONFIG, CITEWELL_* variables, then these options.",
     )
+    serve.add_argument("--index", type=Path, help=f"index directory (default: {settings['INDEX']})")
+    serve.add_argument("--host", default=str(settings["HOST"]), help="default: %(default)s")
+    serve.add_argument("--port", type=int, default=int(settings["PORT"]), help="default: %(default)s")
     serve.add_argument(
-        "--index", type=Path, help="index directory (default: $CITEWELL_INDEX or .citewell/index)"
-    )
-    serve.add_argument("--host", default=env.get("CITEWELL_HOST", "127.0.0.1"), help="default: %(default)s")
-    serve.add_argument(
-        "--port", type=int, default=int(env.get("CITEWELL_PORT", "8000")), help="default: %(default)s"
-    )
-    serve.add_argument(
-        "--workers",
-        type=int,
-        default=int(env.get("CITEWELL_WORKERS", "1")),
-        help="processes (default: %(default)s)",
+        "--workers", type=int, default=int(settings["WORKERS"]), help="processes (default: %(default)s)"
     )
     serve.add_argument(
-        "--threads",
-        type=int,
-        default=int(env.get("CITEWELL_THREADS", str(SERVE_THREADS))),
-        help="per process (default: %(default)s)",
+        "--threads", type=int, default=int(settings["THREADS"]), help="per process (default: %(default)s)"
     )
     serve.set_defaults(run=_serve)
 
@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "paths", nargs="*", type=Path, default=[Path("corpus")], help="ingest: files and folders"
     )
-    bench.add_argument("--index", type=Path, default=Path(env.get("CITEWELL_INDEX", DEFAULT_INDEX)))
+    bench.add_argument("--index", type=Path, default=Path(settings["INDEX"]))
     bench.add_argument(
         "--questions", type=Path, help="query: a .jsonl question file or one question per line"
     )
@@ -179,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_sentence_vectors(bench, "ingest, answers: ")
     bench.add_argument("--workers", type=int, default=1)
-    bench.add_argument("--threads", type=int, default=SERVE_THREADS)
+    bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
     bench.add_argument(
         "--torch-threads",
         type=int,
@@ -202,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--cache",
         type=Path,
-        default=Path(env.get("CITEWELL_EVAL_CACHE", Path.home() / ".cache" / "citewell" / "eval")),
+        default=Path(settings["EVAL_CACHE"] or Path.home() / ".cache" / "citewell" / "eval"),
         help="where benchmark corpora are indexed (default: %(default)s)",
     )
     evaluate.add_argument("--weights", help="fusion weights dense,lexical,document (e.g. 0.6,0.3,0.1)")
@@ -234,8 +234,8 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--min-score",
         type=float,
-        default=float(env.get("CITEWELL_MIN_SCORE", AnswerSettings().min_score)),
-        help="the threshold to compare with (default: $CITEWELL_MIN_SCORE or %(default)s)",
+        default=min_score,
+        help="the threshold to compare with (default: MIN_SCORE of the settings, %(default)s)",
     )
     calibrate.set_defaults(run=_calibrate)
     return parser

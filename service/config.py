@@ -21,6 +21,11 @@ from ingest import DEFAULT_MODEL, PRECISIONS
 SERVE_THREADS = 16
 
 DEFAULTS: dict[str, Any] = {
+    # where `citewell serve` listens, with how many worker processes and threads per worker
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
+    "WORKERS": 1,
+    "THREADS": SERVE_THREADS,
     # where the index lives (built by `citewell ingest`) and the model that reads questions
     "INDEX": ".citewell/index",
     "MODEL": DEFAULT_MODEL,
@@ -29,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_PRECISION": "float32",
     # refuse below this answer score; None keeps the calibrated default of the answering engine
     "MIN_SCORE": None,
+    # where `citewell eval` keeps the indexes it builds of benchmark collections; "" is ~/.cache/citewell/eval
+    "EVAL_CACHE": "",
     # largest request body, in bytes (Flask's own setting; a bigger body gets 413)
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # CORS for /api/*: "*" or a list of origins such as ["https://elections.example.gov"]

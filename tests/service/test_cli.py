@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest import DEFAULT_MODEL, Embedder, load_index
-from service.cli import main
+from service.cli import _parser, main, read_settings
 from service.live import LiveAnswerer
 
 from ..conftest import CORPUS
@@ -39,6 +39,38 @@ def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
 
     assert main(["ask", "Which council does NASS use?", "--index", str(tmp_path / "index")]) == 0
     assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
+
+
+def test_every_command_reads_the_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """$CITEWELL_CONFIG is the one configuration path: ask, ingest and eval read their index, model and
+    threshold from it, and serve its address, port, workers and threads; options still win."""
+    settings = tmp_path / "citewell.toml"
+    settings.write_text(
+        f'index = "{tmp_path / "from-toml"}"\nmin_score = 0.9\nport = 8765\nworkers = 3\nhost = "0.0.0.0"\n'
+    )
+    monkeypatch.setenv("CITEWELL_CONFIG", str(settings))
+    monkeypatch.setenv("CITEWELL_THREADS", "5")  # the environment over the file, as for the service
+    parser = _parser(read_settings())
+    serve = parser.parse_args(["serve"])
+    assert (serve.host, serve.port, serve.workers, serve.threads) == ("0.0.0.0", 8765, 3, 5)
+    ask = parser.parse_args(["ask", "Who?"])
+    assert (ask.index, ask.min_score) == (tmp_path / "from-toml", 0.9)
+    assert parser.parse_args(["ask", "Who?", "--min-score", "0.5"]).min_score == 0.5
+    assert parser.parse_args(["eval", "q.jsonl"]).index == tmp_path / "from-toml"
+    assert main(["ask", "Who oversees elections?"]) == 1
+    assert str(tmp_path / "from-toml") in capsys.readouterr().err  # the index the file names
+
+
+def test_a_broken_settings_file_ends_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.toml").write_text("index = [unclosed\n")
+    monkeypatch.setenv("CITEWELL_CONFIG", str(tmp_path / "bad.toml"))
+    assert main(["ingest"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citewell: cannot read the settings file") and "Traceback" not in err
 
 
 def test_bench_without_its_extra_says_what_to_install(
