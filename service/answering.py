@@ -12,12 +12,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ingest import ANSWER_KINDS, Block, Document
-from service.retrieval import Candidate, Retriever
+from ingest import ANSWER_KINDS, Block, Document, Embedder, load_index
+from service.retrieval import Candidate, RetrievalWeights, Retriever
 
 Span = tuple[int, int]
 
@@ -170,10 +171,28 @@ class Answerer:
     """Answers questions from an index, in its own words.
 
     Example:
-        >>> answerer = Answerer(Retriever(load_index(Path(".citewell/index")), Embedder()))
+        >>> answerer = Answerer.open(Path(".citewell/index"))
         >>> answerer.ask("What did DHS do in January 2017?").answer[:29]
         'However, on January 6, 2017, '
     """
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        *,
+        model: str | None = None,
+        precision: str = "float32",
+        settings: AnswerSettings | None = None,
+        weights: RetrievalWeights | None = None,
+        embedder: Embedder | None = None,
+    ) -> Answerer:
+        """An answerer over the live index of ``index_dir`` that reads questions with the model the index was
+        built with (its manifest says which). ``model`` refuses an index of another model; ``embedder`` shares
+        a model already loaded (it must be the index's)."""
+        index = load_index(index_dir, model=model or (embedder.name if embedder else None))
+        embedder = embedder or Embedder(index.model, precision=precision)
+        return cls(Retriever(index, embedder, weights), settings)
 
     def __init__(self, retriever: Retriever, settings: AnswerSettings | None = None) -> None:
         self.retriever = retriever

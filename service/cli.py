@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 from flask import Config
 
-from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths, load_index
+from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
 from service.config import ConfigError, load_config
-from service.retrieval import RetrievalWeights, Retriever
+from service.retrieval import RetrievalWeights
 
 logger = logging.getLogger("citewell")
 
@@ -274,10 +274,12 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    retriever = Retriever(
-        load_index(args.index, model=args.model), Embedder(args.model, precision=args.query_precision)
+    answerer = Answerer.open(
+        args.index,
+        model=args.model,
+        precision=args.query_precision,
+        settings=AnswerSettings(min_score=args.min_score),
     )
-    answerer = Answerer(retriever, AnswerSettings(min_score=args.min_score))
     print(format_answer(answerer.ask(args.question, top_k=args.top_k)))
     return 0
 
@@ -421,9 +423,11 @@ def _eval(args: argparse.Namespace) -> int:
             sentence_vectors=args.sentence_vectors,
         )  # fmt: skip
     else:
-        index = load_index(args.index, model=args.model)
-        answerer = Answerer(
-            Retriever(index, question_embedder, weights), AnswerSettings(min_score=args.min_score)
+        answerer = Answerer.open(
+            args.index,
+            settings=AnswerSettings(min_score=args.min_score),
+            weights=weights,
+            embedder=question_embedder,
         )
         report = evaluation.evaluate_questions(
             source, answerer, calibrate=args.calibrate, limit=args.limit, seed=args.seed

@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import Embedder, IngestError, load_index
+from ingest import Embedder, IngestError
 from ingest.index import current_version
 from service.answering import Answer, Answerer, AnswerSettings
-from service.retrieval import Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -151,11 +150,13 @@ class LiveAnswerer:
         if (loaded is not None and loaded.version_dir == version_dir) or version_dir == self._failed_version:
             return
         try:
-            index = load_index(self.index_dir, model=self.model)
+            answerer = Answerer.open(
+                self.index_dir, model=self.model, settings=self.settings, embedder=embedder
+            )
         except IngestError as exc:
             self._note_problem(version_dir, str(exc))
             return
-        answerer = Answerer(Retriever(index, embedder), self.settings)
+        index = answerer.index
         answerer.ask("What does this collection cover?")  # warm up, so the first visitor does not wait for it
         self._loaded = Loaded(answerer, index.version_dir, _cached(answerer, self.cache_size))
         self._failed_version = None

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import Embedder, Index
+from ingest import Embedder, IncompatibleIndex, Index
 from service.answering import Answer, Answerer
 from service.evaluation import read_question_file
 from service.retrieval import Retriever
@@ -168,3 +168,11 @@ def test_every_passage_of_a_larger_answer_is_verbatim(
         "Ünïcödé façade \u2013 \u201cquotes\u201d",
     ):
         assert_contract(answerer.ask(question, top_k=5), corpus_index)
+
+
+def test_open_reads_the_model_from_the_index_manifest(corpus_index_dir: Path, embedder: Embedder) -> None:
+    opened = Answerer.open(corpus_index_dir, embedder=embedder)
+    assert opened.index.model == embedder.name
+    assert "January 6, 2017" in opened.ask("What did DHS do in January 2017?").answer
+    with pytest.raises(IncompatibleIndex, match="other-model"):
+        Answerer.open(corpus_index_dir, model="sentence-transformers/other-model")
