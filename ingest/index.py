@@ -18,6 +18,7 @@ Layout (one folder per build; ``CURRENT`` names the live one and is replaced ato
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -55,14 +56,33 @@ VERSION_PREFIX = "v-"
 
 
 def current_version(index_dir: Path) -> Path | None:
-    """The live version folder, or None when the directory holds no index yet."""
+    """The live version folder, or None when the directory holds no index yet.
+
+    When ``CURRENT`` is damaged (garbage, or naming a folder that is gone or incomplete), the newest complete
+    version is used, with a warning: a good index on disk keeps serving rather than every request failing."""
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        name = (index_dir / CURRENT).read_text(encoding="utf-8", errors="replace").strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if not name.startswith(VERSION_PREFIX) or "/" in name:
+    if name.startswith(VERSION_PREFIX) and "/" not in name and (index_dir / name / MANIFEST).is_file():
+        return index_dir / name
+    complete = sorted(
+        (p for p in index_dir.glob(VERSION_PREFIX + "*") if (p / MANIFEST).is_file()), key=lambda p: p.name
+    )
+    if not complete:
         raise IncompatibleIndex(f"{index_dir / CURRENT} is damaged; rebuild with `citewell ingest`")
-    return index_dir / name
+    if (str(index_dir), name) not in _WARNED:  # once, not at every look for a new index
+        _WARNED.add((str(index_dir), name))
+        logger.warning(
+            "%s is damaged (%r); using the newest complete version, %s",
+            index_dir / CURRENT,
+            name[:80],
+            complete[-1].name,
+        )
+    return complete[-1]
+
+
+_WARNED: set[tuple[str, str]] = set()
 
 
 def read_manifest(version_dir: Path) -> dict[str, Any]:
@@ -191,7 +211,6 @@ class Index:
         self._document_starts = np.searchsorted(
             self.passage_document[self._by_document], np.arange(len(self.document_ids) + 1)
         )
-        self.vectors: Vectors = np.load(version_dir / VECTORS, mmap_mode="r")
         # Sentence vectors computed at ingest (asked for, or from SENTENCE_VECTORS_FROM passages; see ingest.build),
         # so that answering a large collection need not encode the sentences it scores; passage i's sentence j is
         # row first_sentence[i] + j.
@@ -200,6 +219,13 @@ class Index:
         if manifest.get("sentence_vectors"):
             self.sentence_vectors = np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r")
             self.first_sentence = np.load(version_dir / SENTENCE_ROWS)
+
+    @functools.cached_property
+    def vectors(self) -> Vectors:
+        """The passage vectors, memory-mapped on first use (benchmarks): answering never maps them, so a file
+        changed under a serving worker cannot fault it (SIGBUS)."""
+        vectors: Vectors = np.load(self.version_dir / VECTORS, mmap_mode="r")
+        return vectors
 
     @property
     def model(self) -> str:

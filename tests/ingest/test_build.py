@@ -221,6 +221,31 @@ def test_loading_refuses_missing_other_model_other_format_and_damage(
         load_index(garbage)
 
 
+def test_a_damaged_current_falls_back_to_the_newest_complete_version(
+    tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker that restarts with CURRENT damaged serves the good index on disk instead of failing every
+    request; a folder left by a crashed build (no manifest) is never chosen."""
+    index_dir = tmp_path / "index"
+    documents = load_documents([CORPUS]).documents
+    first = build_index(documents, index_dir, embedder=embedder).version_dir
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Harbour notes\n\nThe harbour ferry leaves the north pier every forty minutes.\n")
+    second = build_index(
+        [*documents, *load_documents([extra]).documents], index_dir, embedder=embedder
+    ).version_dir
+    assert first != second and first.exists()
+    (index_dir / "v-99999999T999999-crashed").mkdir()  # newer by name, but incomplete
+    for damage in ("v-\x00\x01garbage", "v-20990101T000000-gone", "/etc/passwd"):
+        (index_dir / CURRENT).write_text(damage)
+        assert current_version(index_dir) == second
+        assert load_index(index_dir).counts()["documents"] == 2
+    assert "is damaged" in caplog.text and second.name in caplog.text
+    # loading maps no passage vectors (only builds and benchmarks read them): a vectors.npy truncated under a
+    # serving worker cannot fault it
+    assert "vectors" not in vars(load_index(index_dir))
+
+
 def test_refuses_to_build_into_a_foreign_folder(tmp_path: Path, embedder: Embedder) -> None:
     (tmp_path / "precious.txt").write_text("do not delete me")
     with pytest.raises(IngestError, match="not a citewell index directory"):
