@@ -24,6 +24,7 @@ from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
 from ingest.chunking import ChunkingConfig, Passage, chunk_document
+from ingest.crawl import Crawler, CrawlOptions
 from ingest.documents import Document
 from ingest.embedding import Embedder
 from ingest.errors import BadDocument, IncompatibleIndex, IngestError
@@ -44,6 +45,7 @@ from ingest.index import (
     document_record,
     file_sizes,
     fsync_path,
+    live_documents,
     passage_record,
     read_manifest,
     switch_current,
@@ -51,7 +53,7 @@ from ingest.index import (
     write_jsonl,
 )
 from ingest.lexical import LexicalIndex
-from ingest.loaders import load_documents
+from ingest.loaders import LoadResult, load_documents
 from ingest.vector_search import build_vector_index
 
 logger = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class BuildReport:
     sentence_vectors: bool = False
     problems: list[BadDocument] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    crawl_summary: str | None = None
     seconds: float = 0.0
 
 
@@ -96,20 +99,30 @@ def ingest_paths(
     vector_index: str = "auto",
     sentence_vectors: bool | None = None,
     base_url: str | None = None,
+    urls: Sequence[str] = (),
+    crawl: CrawlOptions | None = None,
 ) -> BuildReport:
-    """Load documents from ``paths`` and build the index at ``index_dir`` from exactly those documents;
-    ``base_url`` is where the folders are published (see ``load_documents``).
+    """Load documents from ``paths`` and crawl the sites of ``urls`` (see ``ingest.crawl``), and build the
+    index at ``index_dir`` from exactly those documents; ``base_url`` is where the folders are published (see
+    ``load_documents``).
 
     Raises IngestError when nothing usable remains (every problem is in the message).
     """
-    loaded = load_documents(paths, base_url=base_url)
+    loaded = load_documents(paths, base_url=base_url) if paths else LoadResult()
+    crawled = None
+    if urls:
+        with tqdm(unit="page", desc="crawling", disable=not progress) as bar:
+            crawled = Crawler(urls, crawl, live_documents(index_dir), progress=bar.update).run()
+        loaded.documents.extend(crawled.documents)
+        loaded.problems.extend(crawled.problems)
     for problem in loaded.problems:
         logger.warning("skipped %s", problem)
     for warning in loaded.warnings:
         logger.warning("%s", warning)
     if not loaded.documents:
         details = "; ".join(str(p) for p in loaded.problems) or "no supported files"
-        raise IngestError(f"nothing usable to index in {', '.join(map(str, paths))}: {details}")
+        sources = ", ".join([*map(str, paths), *urls])
+        raise IngestError(f"nothing usable to index in {sources}: {details}")
     report = build_index(
         loaded.documents,
         index_dir,
@@ -121,6 +134,7 @@ def ingest_paths(
     )
     report.problems = loaded.problems
     report.warnings = loaded.warnings
+    report.crawl_summary = crawled.summary() if crawled else None
     return report
 
 

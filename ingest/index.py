@@ -329,6 +329,18 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
+def live_documents(index_dir: Path) -> dict[str, Document]:
+    """The documents of the live index by id, without loading its search structures (a re-crawl's conditional
+    requests need them); empty when there is no usable index yet."""
+    try:
+        version_dir = current_version(index_dir)
+        if version_dir is None:
+            return {}
+        return {doc.id: doc for doc in _read_documents(version_dir / DOCUMENTS)}
+    except (IncompatibleIndex, OSError, ValueError, KeyError):
+        return {}
+
+
 def _read_documents(path: Path) -> Iterator[Document]:
     for record in _read_jsonl(path):
         yield Document(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Config
 
 from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths
+from ingest.crawl import CrawlOptions, is_url
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
 from service.config import ConfigError, load_config
@@ -82,8 +84,39 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
             "encode the sentences they score: about 1.7x the ingest time and 768 bytes per sentence on disk",
         )
 
-    ingest = commands.add_parser("ingest", help="build or update the index from documents")
-    ingest.add_argument("paths", nargs="*", type=Path, default=[Path("corpus")], help="files and folders")
+    ingest = commands.add_parser("ingest", help="build or update the index from documents or web sites")
+    ingest.add_argument(
+        "paths",
+        nargs="*",
+        default=["corpus"],
+        help="files and folders, and web addresses to crawl (a site's start page or its sitemap.xml)",
+    )
+    ingest.add_argument(
+        "--max-pages",
+        type=int,
+        default=CrawlOptions.max_pages,
+        help="crawl: at most this many pages (default: %(default)s)",
+    )
+    ingest.add_argument(
+        "--max-depth",
+        type=int,
+        default=CrawlOptions.max_depth,
+        help="crawl: links followed from a start page at most this deep (default: %(default)s)",
+    )
+    ingest.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="crawl: also follow URLs that match (repeatable)",
+    )
+    ingest.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="crawl: never follow URLs that match (repeatable)",
+    )
     ingest.add_argument(
         "--vector-index",
         choices=KINDS,
@@ -249,16 +282,31 @@ def _ingest(args: argparse.Namespace) -> int:
                 f"--base-url must be an http(s) address such as https://docs.example.org/, not {base_url!r}"
             )
         base_url = base_url if base_url.endswith("/") else base_url + "/"  # a folder: its pages go under it
+    urls = [source for source in args.paths if is_url(source)]
+    paths = [Path(source) for source in args.paths if not is_url(source)]
+    try:
+        crawl = CrawlOptions(
+            max_pages=args.max_pages,
+            max_depth=args.max_depth,
+            include=tuple(args.include),
+            exclude=tuple(args.exclude),
+        )
+    except re.error as exc:
+        raise ConfigError(f"--include/--exclude: not a regular expression ({exc})") from exc
     embedder = Embedder(args.model)
     report = ingest_paths(
-        args.paths,
+        paths,
         args.index,
         embedder=embedder,
         progress=sys.stderr.isatty(),
         vector_index=args.vector_index,
         sentence_vectors=args.sentence_vectors,
         base_url=base_url,
+        urls=urls,
+        crawl=crawl,
     )
+    if report.crawl_summary:
+        print(report.crawl_summary, file=sys.stderr)
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     for warning in report.warnings:
