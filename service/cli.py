@@ -188,9 +188,16 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
         "repeated) against one document. Figures print side by side, with their ratios.",
     )
-    bench.add_argument("what", choices=["query", "ingest", "scale", "soak", "answers"])
+    bench.add_argument("what", choices=["query", "ingest", "crawl", "scale", "soak", "answers"])
     bench.add_argument(
-        "paths", nargs="*", type=Path, default=[Path("corpus")], help="ingest: files and folders"
+        "--pages", type=int, default=200, help="crawl: how many pages of the folder (default: %(default)s)"
+    )
+    bench.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[Path("corpus")],
+        help="ingest: files and folders; crawl: a folder of HTML pages",
     )
     bench.add_argument("--index", type=Path, default=Path(settings["INDEX"]))
     bench.add_argument(
@@ -356,6 +363,13 @@ def _bench(args: argparse.Namespace) -> int:
     if args.what == "ingest":
         ingest = benchmarks.bench_ingest(args.paths, sentence_vectors=args.sentence_vectors)
         print(benchmarks.format_ingest(ingest))
+        return 0
+    if args.what == "crawl":
+        from service.benchmarks.crawl import bench_crawl, format_crawl
+
+        crawled = bench_crawl(args.paths[0], args.pages)
+        print(format_crawl(crawled))
+        print(json.dumps(crawled))
         return 0
     if args.what == "soak":
         soak = benchmarks.bench_soak(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import CORPUS
+from ..conftest import CORPUS, SHARED
 from ..service.conftest import CITEWELL
 
 pytestmark = pytest.mark.slow
@@ -80,3 +80,14 @@ def test_answers_benchmark_compares_a_large_collection_with_one_document(
     assert result["sentence_vectors"] is sentence_vectors
     assert result["passages"] >= 600 and result["small_passages"] < result["passages"]
     assert result["large_p50_ms"] > 0 and result["small_search_p50_ms"] > 0
+
+
+def test_crawl_benchmark_compares_crawling_with_reading_from_disk() -> None:
+    pages = SHARED / "corpora" / "postgresql-15"
+    if not pages.exists():
+        pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
+    output = citewell("bench", "crawl", str(pages), "--pages", "4")
+    assert "crawl time ratio" in output and "re-crawl with nothing changed" in output
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["documents_crawled"] == result["documents_from_disk"] > 0
+    assert result["crawl_time_ratio"] > 0 and result["recrawl_embedded_passages"] == 0
