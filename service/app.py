@@ -141,6 +141,7 @@ def _question_log(config: Mapping[str, Any]) -> QuestionLog | None:
         url,
         retention_days=float(config["QUESTION_LOG_RETENTION_DAYS"]),
         flush_interval=float(config["QUESTION_LOG_FLUSH_SECONDS"]),
+        max_questions=int(config["QUESTION_LOG_MAX_QUESTIONS"]),
     )
     question_log.start()
     return question_log

@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     # the index directory (.citewell/index.questions.db), "off" records nothing
     "QUESTION_LOG": "",
     "QUESTION_LOG_RETENTION_DAYS": 90,
+    # the most questions kept (about 4 KB each); past it the oldest go, with their feedback
+    "QUESTION_LOG_MAX_QUESTIONS": 1_000_000,
     # the log's writer gathers records for a quarter of this (seconds) and writes them as one batch
     "QUESTION_LOG_FLUSH_SECONDS": 1.0,
     # the password of /admin (HTTP Basic, any user name), at least 24 characters; "" turns the page off

@@ -68,6 +68,19 @@ feedback = Table(
     Column("comment", Text, nullable=True),
 )
 
+# records that could not be written (the queue was full, or the database refused a batch through every retry),
+# noted when the database answers again, so /admin can say how much is missing
+gaps = Table(
+    "gaps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("noted_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("records", Integer, nullable=False),
+)
+
+# seconds between tries of a batch the database refused (locked, restarting); then the batch is dropped
+WRITE_RETRIES = (1.0, 2.0, 4.0, 8.0, 16.0)
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -108,6 +121,7 @@ class Insight:
     thumbs_down: list[dict[str, Any]]
     thumbs_up: int
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95, p99
+    dropped: int = 0  # records that could not be written (database down or locked too long)
 
 
 class QuestionLog:
@@ -121,10 +135,17 @@ class QuestionLog:
     """
 
     def __init__(
-        self, url: str, *, retention_days: float = 90, flush_interval: float = 1.0, capacity: int = 10_000
+        self,
+        url: str,
+        *,
+        retention_days: float = 90,
+        flush_interval: float = 1.0,
+        capacity: int = 10_000,
+        max_questions: int = 1_000_000,
     ) -> None:
         self.url = url
         self.retention = timedelta(days=retention_days)
+        self.max_questions = max_questions  # about 4 KB each: the database stays under a few GB
         self.flush_interval = flush_interval
         self._queue: queue.Queue[AskRecord | FeedbackRecord] = queue.Queue(maxsize=capacity)
         self._engine: Engine | None = None
@@ -132,6 +153,7 @@ class QuestionLog:
         self._thread: threading.Thread | None = None
         self._written = threading.Condition()
         self._pending = 0
+        self._dropped = 0  # records lost since the last successful write, noted in ``gaps`` with the next one
         self._last_cleanup: float | None = None
         # answers this process gave lately, and whether they were rated: known before the writer stores them
         self._recent: OrderedDict[str, bool] = OrderedDict()
@@ -169,6 +191,7 @@ class QuestionLog:
         except queue.Full:
             with self._written:
                 self._pending -= 1
+                self._dropped += 1
             logger.warning("question log queue is full; a record was dropped")
 
     def answer_state(self, answer_id: str) -> Literal["unknown", "open", "rated"]:
@@ -200,10 +223,22 @@ class QuestionLog:
                     batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            try:
-                self._write(batch)
-            except Exception:  # the log must never take answering down with it
-                logger.exception("could not write %d question-log records; they are dropped", len(batch))
+            for pause in (*WRITE_RETRIES, None):
+                try:
+                    self._write(batch)
+                    break
+                except Exception:  # the log must never take answering down with it
+                    if pause is None:
+                        logger.exception(
+                            "could not write %d question-log records; they are dropped", len(batch)
+                        )
+                        with self._written:
+                            self._dropped += len(batch)
+                    else:
+                        logger.warning(
+                            "the question log's database refused a write; trying again in %.0f s", pause
+                        )
+                        time.sleep(pause)
             with self._written:
                 self._pending -= len(batch)
                 self._written.notify_all()
@@ -211,16 +246,41 @@ class QuestionLog:
     def _write(self, batch: Sequence[AskRecord | FeedbackRecord]) -> None:
         asked = [_ask_row(r) for r in batch if isinstance(r, AskRecord)]
         given = [_feedback_row(r) for r in batch if isinstance(r, FeedbackRecord)]
-        with self.engine.begin() as connection:
-            if asked:
-                connection.execute(questions.insert(), asked)
-            if given:
-                connection.execute(feedback.insert(), given)
-            if self._last_cleanup is None or time.monotonic() - self._last_cleanup > 3600:
-                cutoff = datetime.now(UTC) - self.retention
-                connection.execute(delete(questions).where(questions.c.asked_at < cutoff))
-                connection.execute(delete(feedback).where(feedback.c.given_at < cutoff))
-                self._last_cleanup = time.monotonic()
+        with self._written:
+            dropped, self._dropped = self._dropped, 0
+        try:
+            with self.engine.begin() as connection:
+                if asked:
+                    connection.execute(questions.insert(), asked)
+                if given:
+                    connection.execute(feedback.insert(), given)
+                if dropped:
+                    connection.execute(gaps.insert(), [{"noted_at": datetime.now(UTC), "records": dropped}])
+                self._clean_up(connection)
+        except Exception:
+            with self._written:
+                self._dropped += dropped  # still to be noted
+            raise
+
+    def _clean_up(self, connection: Any) -> None:
+        """Once an hour: records past the retention go, and the oldest questions past ``max_questions``."""
+        if self._last_cleanup is None or time.monotonic() - self._last_cleanup > 3600:
+            cutoff = datetime.now(UTC) - self.retention
+            connection.execute(delete(questions).where(questions.c.asked_at < cutoff))
+            connection.execute(delete(feedback).where(feedback.c.given_at < cutoff))
+            connection.execute(delete(gaps).where(gaps.c.noted_at < cutoff))
+            newest_over_cap = connection.execute(
+                select(questions.c.asked_at)
+                .order_by(questions.c.asked_at.desc())
+                .offset(self.max_questions)
+                .limit(1)
+            ).scalar()
+            if newest_over_cap is not None:  # over the cap: the oldest questions and their feedback go
+                connection.execute(delete(questions).where(questions.c.asked_at <= newest_over_cap))
+                connection.execute(
+                    delete(feedback).where(feedback.c.answer_id.not_in(select(questions.c.id)))
+                )
+            self._last_cleanup = time.monotonic()
 
     def questions(
         self, days: int, *, outcome: Literal["all", "answered", "refused"] = "all", limit: int | None = None
@@ -302,6 +362,9 @@ class QuestionLog:
             thumbs_up = connection.execute(
                 select(func.count()).where(feedback.c.given_at >= since, feedback.c.helpful)
             ).scalar_one()
+            dropped = connection.execute(
+                select(func.coalesce(func.sum(gaps.c.records), 0)).where(gaps.c.noted_at >= since)
+            ).scalar_one()
             latencies = np.array(
                 connection.execute(
                     select(questions.c.latency_ms)
@@ -332,6 +395,7 @@ class QuestionLog:
             thumbs_down=thumbs_down,
             thumbs_up=int(thumbs_up),
             latency_ms=percentiles,
+            dropped=int(dropped),
         )
 
 

@@ -72,6 +72,47 @@ def test_recording_never_waits_for_the_database(tmp_path: Path) -> None:
     assert unstarted._queue.qsize() == 2
 
 
+def test_a_locked_database_delays_records_but_loses_none(tmp_path: Path) -> None:
+    """A lock held past SQLite's own 5 s wait: the batch is tried again after a pause, not dropped."""
+    path = tmp_path / "questions.db"
+    log = QuestionLog(f"sqlite:///{path}", flush_interval=0.2)
+    log.start()
+    log.record(asked("0" * 32, "first", True, 1))
+    assert log.flush()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    for n in range(1, 21):
+        log.record(asked(f"{n:032x}", f"question {n}", True, 1))
+    time.sleep(6.5)
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert log.flush(timeout=30)
+    assert log.insight(1).total == 21 and log.insight(1).dropped == 0
+
+
+def test_records_that_could_not_be_written_are_counted_for_admin(tmp_path: Path) -> None:
+    log = QuestionLog(f"sqlite:///{tmp_path / 'q.db'}", capacity=2)
+    for n in range(5):  # no writer yet: two are queued, three dropped
+        log.record(asked(f"{n:032x}", "q", True, 1))
+    log.start()
+    assert log.flush()
+    insight = log.insight(1)
+    assert (insight.total, insight.dropped) == (2, 3)
+
+
+def test_the_log_keeps_at_most_max_questions(tmp_path: Path) -> None:
+    log = QuestionLog(f"sqlite:///{tmp_path / 'q.db'}", max_questions=3)
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    for n in range(5):
+        log.record(asked(f"{n:032x}", f"question {n}", True, 1, when=start + timedelta(minutes=n)))
+    log.record(FeedbackRecord(f"{0:032x}", datetime.now(UTC), True, None))  # on a question that will go
+    log.start()
+    assert log.flush()
+    kept = log.questions(1)
+    assert [row["question"] for row in kept] == ["question 4", "question 3", "question 2"]
+    assert log.insight(1).thumbs_up == 0
+
+
 def test_normalize_question() -> None:
     assert normalize_question("  Who  Oversees\tElections?? ") == "who oversees elections"
 
