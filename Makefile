@@ -21,11 +21,17 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# The widget's browser tests drive Debian's Chromium (never a downloaded browser).
+# The widget's browser tests drive Debian's Chromium (never a downloaded browser); the shared rate-limit tests
+# start Debian's redis-server on a free loopback port.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CHROMIUM := /usr/bin/chromium
+REDIS := /usr/bin/redis-server
 $(CHROMIUM):
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium chromium-driver
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+$(REDIS):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server
 
 index: install
 	$(BIN)/citewell ingest corpus --index $(INDEX)
@@ -42,7 +48,7 @@ lint: install
 	$(BIN)/ruff format --check ingest service tests
 	$(BIN)/mypy
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(REDIS)
 	$(BIN)/pytest
 
 # Known vulnerabilities in the installed dependencies. Needs PyPI's JSON API or OSV (api.osv.dev); --strict
