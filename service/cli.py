@@ -340,10 +340,14 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from service.server import CitewellServer
+    from service.server import CitewellServer, exposure_warning
 
     overrides = {"INDEX": str(args.index)} if args.index else {}
-    load_config(Config("."), overrides)  # a broken settings file stops here, in one line, not in every worker
+    settings = Config(".")
+    load_config(settings, overrides)  # a broken settings file stops here, in one line, not in every worker
+    warning = exposure_warning(args.host, int(settings["PROXY_HOPS"]))
+    if warning:
+        print(f"citewell: warning: {warning}", file=sys.stderr)
     CitewellServer(
         overrides, host=args.host, port=args.port, workers=args.workers, threads=args.threads
     ).run()

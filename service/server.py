@@ -8,6 +8,7 @@ latency in milliseconds.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -79,6 +80,23 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         if current_version(live.index_dir) is not None and not live.wait_ready(WORKER_LOAD_SECONDS):
             logging.getLogger(__name__).warning("the index is still loading; accepting requests anyway")
         return app
+
+
+def exposure_warning(host: str, proxy_hops: int) -> str | None:
+    """What is wrong with listening on ``host`` while trusting ``proxy_hops`` proxies, or None: a client that
+    reaches a public address directly can write X-Forwarded-For itself and pass for anyone."""
+    if not proxy_hops:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (
+        f"PROXY_HOPS is {proxy_hops} but citewell listens on {host}: a client that reaches it without the proxy "
+        "can set X-Forwarded-For and escape the rate limits. Behind a proxy, listen on 127.0.0.1."
+    )
 
 
 def _flush_question_log(arbiter: Arbiter, worker: Any) -> None:

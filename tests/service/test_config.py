@@ -57,3 +57,14 @@ def test_an_unknown_query_precision_is_refused_at_start() -> None:
     assert loaded({"QUERY_PRECISION": "int8"})["QUERY_PRECISION"] == "int8"
     with pytest.raises(ConfigError, match="QUERY_PRECISION must be one of float32, int8, not 'fp8'"):
         loaded({"QUERY_PRECISION": "fp8"})
+
+
+def test_trusting_a_proxy_on_a_public_address_is_warned_about() -> None:
+    from service.server import exposure_warning
+
+    assert exposure_warning("0.0.0.0", 0) is None  # no proxy trusted: nothing to spoof
+    assert exposure_warning("127.0.0.1", 1) is None and exposure_warning("localhost", 1) is None
+    assert exposure_warning("::1", 2) is None
+    warning = exposure_warning("0.0.0.0", 1)
+    assert warning is not None and "X-Forwarded-For" in warning and "127.0.0.1" in warning
+    assert exposure_warning("citewell.example.org", 1) is not None
