@@ -19,7 +19,7 @@ import lxml.html
 import pytest
 
 from ingest import Embedder, ingest_paths, load_index
-from ingest.crawl import CrawlOptions
+from ingest.crawl import Crawler, CrawlOptions
 from ingest.index import current_version
 from service.answering import Answerer
 
@@ -238,3 +238,18 @@ def test_a_crawl_killed_half_way_leaves_the_previous_index_serving(
     assert fetched >= 2, "the crawl was not caught in the middle"
     assert current_version(index_dir) == before
     assert load_index(index_dir).counts()["documents"] == len(PAGES) + 1
+
+
+def test_include_exclude_and_the_page_budget_bound_a_crawl(site: Site) -> None:
+    start = [f"{site.base}/docs/index.html"]
+    options = CrawlOptions(
+        timeout=1.0, retries=0, exclude=(r"tutorial-(join|select)",), include=(r"/other/",)
+    )
+    urls = {doc.url.removeprefix(site.base) for doc in Crawler(start, options).run().documents if doc.url}
+    assert "/other/page.html" in urls  # outside /docs/, brought in by --include
+    assert not {"/docs/tutorial-join.html", "/docs/tutorial-select.html"} & urls  # left out by --exclude
+    assert "/docs/tutorial-views.html" in urls
+    site.log.clear()
+    budget = Crawler(start, CrawlOptions(timeout=1.0, retries=0, max_pages=3)).run()
+    assert len(budget.documents) <= 3
+    assert len({path for path, _ in site.log if path.endswith(".html")}) <= 3
