@@ -21,17 +21,21 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# The widget's browser tests drive Debian's Chromium (never a downloaded browser); the shared rate-limit tests
-# start Debian's redis-server on a free loopback port.
+# The widget's browser tests drive Debian's Chromium (never a downloaded browser); the tests of shared state start
+# Debian's redis-server and PostgreSQL on free loopback ports.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CHROMIUM := /usr/bin/chromium
 REDIS := /usr/bin/redis-server
+POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/pg_ctl) /usr/lib/postgresql/15/bin/pg_ctl)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
 $(REDIS):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server
+$(POSTGRES):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql
 
 index: install
 	$(BIN)/citewell ingest corpus --index $(INDEX)
@@ -48,7 +52,7 @@ lint: install
 	$(BIN)/ruff format --check ingest service tests
 	$(BIN)/mypy
 
-test: lint $(CHROMIUM) $(REDIS)
+test: lint $(CHROMIUM) $(REDIS) $(POSTGRES)
 	$(BIN)/pytest
 
 # Known vulnerabilities in the installed dependencies. Needs PyPI's JSON API or OSV (api.osv.dev); --strict
