@@ -358,7 +358,7 @@ def _bench(args: argparse.Namespace) -> int:
     import json
 
     try:
-        from service import benchmarks
+        from service.measurement import benchmarks
     except ImportError as exc:  # a production install has no load-testing tools
         raise ConfigError(
             f"citewell bench needs the bench extra ({exc.name} is missing): pip install 'citewell[bench]'"
@@ -369,7 +369,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(benchmarks.format_ingest(ingest))
         return 0
     if args.what == "crawl":
-        from service.benchmarks.crawl import bench_crawl, format_crawl
+        from service.measurement.benchmarks.crawl import bench_crawl, format_crawl
 
         crawled = bench_crawl(args.paths[0], args.pages)
         print(format_crawl(crawled))
@@ -452,7 +452,7 @@ def format_answer(answer: Answer) -> str:
 def _eval(args: argparse.Namespace) -> int:
     import json
 
-    from service import evaluation
+    from service.measurement import quality
 
     embedder = Embedder(args.model)
     question_embedder = embedder  # passages are always encoded at float32; questions may be int8
@@ -478,12 +478,12 @@ def _eval(args: argparse.Namespace) -> int:
             raise ConfigError(f"--max-sentences {max_sentences} --overlap {overlap}: {exc}") from exc
     source: Path = args.source
     if source.is_dir():
-        report = evaluation.evaluate_beir(
+        report = quality.evaluate_beir(
             source, args.split, embedder, weights=weights, chunking=chunking, cache_dir=args.cache,
             limit=args.limit, seed=args.seed, query_embedder=question_embedder,
         )  # fmt: skip
     elif source.suffix == ".json":
-        report = evaluation.evaluate_squad(
+        report = quality.evaluate_squad(
             source, embedder, weights=weights, chunking=chunking, settings=AnswerSettings(min_score=args.min_score),
             cache_dir=args.cache, limit=args.limit, seed=args.seed, query_embedder=question_embedder,
             sentence_vectors=args.sentence_vectors,
@@ -495,10 +495,10 @@ def _eval(args: argparse.Namespace) -> int:
             weights=weights,
             embedder=question_embedder,
         )
-        report = evaluation.evaluate_questions(
+        report = quality.evaluate_questions(
             source, answerer, calibrate=args.calibrate, limit=args.limit, seed=args.seed
         )
-    print(evaluation.format_report(report))
+    print(quality.format_report(report))
     output: Path = args.output or Path("eval-results") / f"{source.stem or source.name}-{report['kind']}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1), encoding="utf-8")
@@ -509,7 +509,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from service import evaluation
+    from service.measurement import calibration
 
     reports = []
     for path in args.reports:
@@ -522,7 +522,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                 f"{path}: has no confidences (a report of `citewell eval` on questions or SQuAD)"
             )
         reports.append(report)
-    result = evaluation.refusal_across(reports, args.min_score)
+    result = calibration.refusal_across(reports, args.min_score)
     print(f"{'collection':<48} {'at --min-score':>20} {'at calibrated':>20}")
     for collection in result["collections"]:
         cells = [_refusal_rates(collection[key]) for key in ("at_current", "at_threshold")]

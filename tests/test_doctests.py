@@ -11,16 +11,16 @@ import ingest.chunking
 import ingest.documents
 import ingest.html
 import ingest.lexical
-import service.evaluation
-import service.metrics
+import service.measurement.quality
+import service.measurement.ranking
 
 PURE_MODULES = [
     ingest.chunking,
     ingest.documents,
     ingest.html,
     ingest.lexical,
-    service.evaluation,
-    service.metrics,
+    service.measurement.quality,
+    service.measurement.ranking,
 ]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from ingest import Embedder, IncompatibleIndex, Index
 from service.answering import Answer, Answerer
-from service.evaluation import read_question_file
+from service.measurement.datasets import read_question_file
 from service.retrieval import Retriever
 
 from ..conftest import REPO, SHARED

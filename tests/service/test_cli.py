@@ -76,11 +76,11 @@ def test_a_broken_settings_file_ends_in_one_line(
 def test_bench_without_its_extra_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import service
+    import service.measurement
 
     # forget any earlier import, so that this one runs and meets the missing package
-    monkeypatch.delitem(sys.modules, "service.benchmarks", raising=False)
-    monkeypatch.delattr(service, "benchmarks", raising=False)
+    monkeypatch.delitem(sys.modules, "service.measurement.benchmarks", raising=False)
+    monkeypatch.delattr(service.measurement, "benchmarks", raising=False)
     monkeypatch.setitem(sys.modules, "requests", None)  # as on a production install, without the bench extra
     assert main(["bench", "ingest"]) == 1
     err = capsys.readouterr().err

@@ -11,7 +11,7 @@ import pytest
 
 from ingest import ANSWER_KINDS, Embedder, Index, build_index, load_documents, load_index
 from service.answering import Answerer
-from service.evaluation import evaluate_questions
+from service.measurement.quality import evaluate_questions
 from service.retrieval import Retriever
 
 from ..conftest import SHARED

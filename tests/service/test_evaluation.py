@@ -10,13 +10,9 @@ import pytest
 from ingest import ChunkingConfig, Embedder, Index
 from service.answering import Answerer, AnswerSettings
 from service.cli import main
-from service.evaluation import (
-    evaluate_beir,
-    evaluate_questions,
-    evaluate_squad,
-    read_question_file,
-    refusal_tradeoff,
-)
+from service.measurement.calibration import refusal_tradeoff
+from service.measurement.datasets import read_question_file
+from service.measurement.quality import evaluate_beir, evaluate_questions, evaluate_squad
 from service.retrieval import RetrievalWeights, Retriever
 
 from ..conftest import REPO

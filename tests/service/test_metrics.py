@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from service.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
+from service.measurement.ranking import mean, mrr_at_k, ndcg_at_k, recall_at_k
 
 
 def test_ndcg_by_hand() -> None:
