@@ -66,8 +66,10 @@ def current_version(index_dir: Path) -> Path | None:
         return None
     if name.startswith(VERSION_PREFIX) and "/" not in name and (index_dir / name / MANIFEST).is_file():
         return index_dir / name
+    # the newest by when its manifest was written, the build's last step (two builds can share a second of the name)
     complete = sorted(
-        (p for p in index_dir.glob(VERSION_PREFIX + "*") if (p / MANIFEST).is_file()), key=lambda p: p.name
+        (p for p in index_dir.glob(VERSION_PREFIX + "*") if (p / MANIFEST).is_file()),
+        key=lambda p: (p / MANIFEST).stat().st_mtime_ns,
     )
     if not complete:
         raise IncompatibleIndex(f"{index_dir / CURRENT} is damaged; rebuild with `citewell ingest`")
