@@ -152,7 +152,7 @@ class Crawler:
             if alias
         }
         self.client = httpx.Client(
-            headers={"User-Agent": USER_AGENT},
+            headers={"User-Agent": USER_AGENT, "Accept": ", ".join([*MEDIA_READERS, "*/*;q=0.1"])},
             timeout=self.options.timeout,
             follow_redirects=True,
             transport=transport,
@@ -279,15 +279,23 @@ class Crawler:
 
     # --- fetching -------------------------------------------------------------------------------------
 
-    def _get(self, url: str, headers: Mapping[str, str] | None = None) -> tuple[httpx.Response, bytes]:
+    def _get(
+        self, url: str, headers: Mapping[str, str] | None = None, *, pages_only: bool = False
+    ) -> tuple[httpx.Response, bytes]:
         """A GET and its body, with retries and backoff for timeouts, dropped connections and 5xx; the body is
-        read up to ``max_bytes`` and no further."""
+        read up to ``max_bytes`` and no further, and with ``pages_only`` not at all unless it is a kind of page
+        citewell reads (``MEDIA_READERS``)."""
         attempt = 0
         while True:
             self._wait_turn(url)
             try:
                 with self.client.stream("GET", url, headers=headers) as response:
                     body = bytearray()
+                    if pages_only and response.status_code == 200 and _media(response) not in MEDIA_READERS:
+                        return (
+                            response,
+                            b"",
+                        )  # an image, an archive: the headers say so, the body is left unread
                     for chunk in response.iter_bytes():
                         body.extend(chunk)
                         if len(body) > self.options.max_bytes:
@@ -311,7 +319,7 @@ class Crawler:
             if stored.metadata.get("last_modified"):
                 headers["If-Modified-Since"] = stored.metadata["last_modified"]
         try:
-            response, body = self._get(url, headers)
+            response, body = self._get(url, headers, pages_only=True)
         except BadDocument as problem:
             report.problems.append(problem)
             report.failed += 1
@@ -331,7 +339,7 @@ class Crawler:
             report.problems.append(BadDocument(url, f"HTTP {response.status_code}; kept as it was"))
             report.failed += 1
             return None
-        media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        media = _media(response)
         suffix = MEDIA_READERS.get(media)
         if suffix is None:
             report.problems.append(BadDocument(url, f"not a page to index ({media or 'no content type'})"))
@@ -390,3 +398,8 @@ class Crawler:
                 page for sitemap in locations for page in self._sitemap(canonical(sitemap), report, depth + 1)
             ]
         return [canonical(loc) for loc in locations if is_url(loc)]
+
+
+def _media(response: httpx.Response) -> str:
+    """The media type a response says it has (``text/html``), without parameters."""
+    return str(response.headers.get("Content-Type", "")).split(";")[0].strip().lower()

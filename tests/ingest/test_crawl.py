@@ -80,9 +80,8 @@ class Site:
                 if body is None:
                     return self._send(404, b"not found", {"Content-Type": "text/plain"})
                 etag = '"' + hashlib.sha1(body).hexdigest() + '"'
-                kind = {"xml": "application/xml", "txt": "text/plain"}.get(
-                    path.rsplit(".", 1)[-1], "text/html"
-                )
+                kinds = {"xml": "application/xml", "txt": "text/plain", "/docs/export": "application/zip"}
+                kind = kinds.get(path.rsplit(".", 1)[-1] if "." in path else path, "text/html")
                 headers = {"ETag": etag, "Last-Modified": formatdate(site.modified[path], usegmt=True)}
                 if self.headers.get("If-None-Match") == etag:
                     return self._send(304, b"", headers)
@@ -133,6 +132,8 @@ def site() -> Iterator[Site]:
     links += (
         "<li><a href='../other/page.html'>other</a></li><li><a href='https://elsewhere.example/x'>x</a></li>"
     )
+    links += "<li><a href='export'>the whole tutorial as a zip file</a></li>"  # not a page: left unread
+    site.put("/docs/export", b"PK\x03\x04" + b"\x00" * 5000)
     site.put(
         "/docs/index.html",
         f"<html><head><title>Tutorial</title></head><body><main><h1>Tutorial</h1><p>The PostgreSQL tutorial, "
@@ -172,6 +173,7 @@ def test_a_crawl_ingests_exactly_the_allowed_pages_and_answers_with_their_urls(
     problems = {p.source.removeprefix(site.base): p.reason for p in report.problems}
     assert problems["/docs/missing.html"].startswith("gone (404)")
     assert "could not be fetched" in problems["/docs/slow.html"]
+    assert problems["/docs/export"] == "not a page to index (application/zip)"
     # every page once, and the copy and the redirect's target a second time; seven distinct pages
     assert report.crawl_summary.startswith(
         f"crawled: {len(PAGES) + 3} fetched, 0 unchanged, {len(PAGES) + 1} new"
