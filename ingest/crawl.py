@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -138,7 +137,6 @@ class Crawler:
         options: CrawlOptions | None = None,
         previous: Mapping[str, Document] | None = None,
         *,
-        transport: httpx.BaseTransport | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.options = options or CrawlOptions()
@@ -155,12 +153,10 @@ class Crawler:
             headers={"User-Agent": USER_AGENT, "Accept": ", ".join([*MEDIA_READERS, "*/*;q=0.1"])},
             timeout=self.options.timeout,
             follow_redirects=True,
-            transport=transport,
         )
         self.progress = progress or (lambda _: None)
         self._robots: dict[str, Protego | None] = {}
         self._last_request: dict[str, float] = {}
-        self._lock = threading.Lock()
         self._include = [re.compile(p) for p in self.options.include]
         self._exclude = [re.compile(p) for p in self.options.exclude]
         self._prefixes = [self._prefix(url) for url in self.starts]
@@ -215,10 +211,11 @@ class Crawler:
                 report.unchanged += 1
             else:
                 report.changed += 1
-        # stored pages this crawl did not reach (out of budget or of scope) stay unless found gone
+        # stored pages of this crawl's scope that it did not reach (out of its page budget) stay unless found
+        # gone; stored pages outside its scope go, so the index holds what this crawl was asked for
         gone = {p.source for p in report.problems if p.reason.startswith("gone")}
         for url, document in self.previous.items():
-            if document.id not in kept and url not in gone and url not in seen_urls:
+            if document.id not in kept and url not in gone and url not in seen_urls and self._in_scope(url):
                 kept[document.id] = document
         report.removed = sum(1 for url in self.previous if url in gone)
         report.documents = [
@@ -267,15 +264,15 @@ class Crawler:
         return rules is None or bool(rules.can_fetch(url, ROBOTS_AGENT))
 
     def _wait_turn(self, url: str) -> None:
-        """One request at a time per host, spaced by robots.txt's crawl delay (or ``delay``)."""
+        """Requests to one host spaced by robots.txt's crawl delay (or ``delay``); the crawl makes one request at
+        a time, so that is all the politeness a host needs."""
         host = urlsplit(url).netloc
         rules = self._robots.get(f"{urlsplit(url).scheme}://{host}")
         delay = (rules.crawl_delay(ROBOTS_AGENT) if rules else None) or self.options.delay
-        with self._lock:
-            wait = self._last_request.get(host, 0.0) + float(delay) - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request[host] = time.monotonic()
+        wait = self._last_request.get(host, 0.0) + float(delay) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last_request[host] = time.monotonic()
 
     # --- fetching -------------------------------------------------------------------------------------
 
