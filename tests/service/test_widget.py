@@ -510,9 +510,9 @@ def test_thumbs_down_in_the_widget_shows_on_the_admin_page(
     context = browser.new_context(http_credentials={"username": "owner", "password": ADMIN_TOKEN})
     admin = context.new_page()
     try:
-        for _ in range(50):  # the question log is written in the background
+        for _ in range(50):  # the question log is written in the background: wait for the vote's comment too
             admin.goto(server.url + "/admin")
-            if admin.get_by_role("cell", name=question).count():
+            if admin.get_by_role("cell", name="mermaids vote by post", exact=True).count():
                 break
             admin.wait_for_timeout(200)
         expect(
