@@ -118,10 +118,11 @@ class Insight:
     per_day: list[tuple[str, int, int]]  # (date, answered, refused)
     most_asked: list[tuple[str, int, int]]  # (question, times, times refused)
     unanswered: list[tuple[str, int, datetime]]  # (question, times, last asked)
-    thumbs_down: list[dict[str, Any]]
+    thumbs_down: list[dict[str, Any]]  # the newest ones, with their questions (a top ``top``)
     thumbs_up: int
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95, p99
     dropped: int = 0  # records that could not be written (database down or locked too long)
+    thumbs_down_total: int = 0
 
 
 class QuestionLog:
@@ -362,6 +363,9 @@ class QuestionLog:
             thumbs_up = connection.execute(
                 select(func.count()).where(feedback.c.given_at >= since, feedback.c.helpful)
             ).scalar_one()
+            thumbs_down_total = connection.execute(
+                select(func.count()).where(feedback.c.given_at >= since, ~feedback.c.helpful)
+            ).scalar_one()
             dropped = connection.execute(
                 select(func.coalesce(func.sum(gaps.c.records), 0)).where(gaps.c.noted_at >= since)
             ).scalar_one()
@@ -396,6 +400,7 @@ class QuestionLog:
             thumbs_up=int(thumbs_up),
             latency_ms=percentiles,
             dropped=int(dropped),
+            thumbs_down_total=int(thumbs_down_total),
         )
 
 

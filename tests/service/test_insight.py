@@ -41,7 +41,7 @@ def test_insight_counts_groups_and_percentiles(question_log: QuestionLog) -> Non
     question_log.record(FeedbackRecord("a" * 32, datetime.now(UTC), True, None))
     assert question_log.flush()
     insight = question_log.insight(30)
-    assert (insight.total, insight.answered, insight.thumbs_up) == (4, 2, 1)
+    assert (insight.total, insight.answered, insight.thumbs_up, insight.thumbs_down_total) == (4, 2, 1, 1)
     assert len(insight.per_day) == 30
     assert insight.per_day[-1] == (str(datetime.now(UTC).date()), 2, 2)
     assert all(answered == refused == 0 for _, answered, refused in insight.per_day[:-1])
@@ -55,6 +55,15 @@ def test_insight_counts_groups_and_percentiles(question_log: QuestionLog) -> Non
     assert down["comment"] == "not about elections"
     assert insight.latency_ms["p50"] == pytest.approx(250)
     assert 385 < insight.latency_ms["p99"] <= 400
+
+
+def test_thumbs_down_are_counted_past_the_table_of_the_newest(question_log: QuestionLog) -> None:
+    for n in range(25):
+        question_log.record(asked(f"{n:032x}", f"question {n}", True, 1))
+        question_log.record(FeedbackRecord(f"{n:032x}", datetime.now(UTC), False, None))
+    assert question_log.flush()
+    insight = question_log.insight(30, top=20)
+    assert (len(insight.thumbs_down), insight.thumbs_down_total) == (20, 25)
 
 
 def test_old_records_are_deleted_after_the_retention(question_log: QuestionLog) -> None:
