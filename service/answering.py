@@ -10,10 +10,9 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -143,28 +142,6 @@ class Answer:
     confidence: float | None = field(default=None, compare=False)
     # for a refusal: the sections (or titles) of the nearest passages, best first, to suggest asking about
     topics: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON shape of the API contract (``shared/API.md``)."""
-        body: dict[str, Any] = {
-            "answered": self.answered,
-            "answer": self.answer,
-            "passages": [
-                {
-                    "text": p.text,
-                    "score": round(p.score, 4),
-                    "highlights": [asdict(h) for h in p.highlights],
-                    "source": asdict(p.source),
-                    "code": [asdict(c) for c in p.code],
-                }
-                for p in self.passages
-            ],
-        }
-        if self.message is not None:
-            body["message"] = self.message
-        if not self.answered:
-            body["topics"] = list(self.topics)
-        return body
 
 
 class Answerer:

@@ -77,27 +77,8 @@ def ask(body: AskRequest) -> Response:
     answer_id = uuid.uuid4().hex
     question_log = current_app.extensions["citewell.questions"]
     if question_log is not None:
-        question_log.record(
-            AskRecord(
-                id=answer_id,
-                asked_at=datetime.now(UTC),
-                question=body.question.strip(),
-                answered=answer.answered,
-                score=answer.confidence or 0.0,
-                latency_ms=latency_ms,
-                answer=answer.answer if answer.answered else (answer.message or ""),
-                passages=[
-                    {
-                        "document": p.source.document,
-                        "start": p.source.start,
-                        "end": p.source.end,
-                        "score": p.score,
-                    }
-                    for p in answer.passages
-                ],
-            )
-        )
-    return jsonify({**answer.as_dict(), "id": answer_id})
+        question_log.record(AskRecord.of(answer_id, body.question.strip(), answer, latency_ms))
+    return jsonify(AskResponse.of(answer, answer_id).model_dump(mode="json"))
 
 
 @api.post(

@@ -39,6 +39,8 @@ from sqlalchemy import (
     select,
 )
 
+from service.answering import Answer
+
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
@@ -97,7 +99,29 @@ class AskRecord:
     score: float
     latency_ms: float
     answer: str
-    passages: list[dict[str, Any]]
+    passages: list[dict[str, Any]]  # where each quoted passage came from: document, start, end and score
+
+    @classmethod
+    def of(cls, answer_id: str, question: str, answer: Answer, latency_ms: float) -> AskRecord:
+        """What the log keeps of one answer: its outcome, what it said, and where its quotes came from."""
+        return cls(
+            id=answer_id,
+            asked_at=datetime.now(UTC),
+            question=question,
+            answered=answer.answered,
+            score=answer.confidence or 0.0,
+            latency_ms=latency_ms,
+            answer=answer.answer if answer.answered else (answer.message or ""),
+            passages=[
+                {
+                    "document": p.source.document,
+                    "start": p.source.start,
+                    "end": p.source.end,
+                    "score": p.score,
+                }
+                for p in answer.passages
+            ],
+        )
 
 
 @dataclass(frozen=True)

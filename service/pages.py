@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    send_from_directory,
+)
 
 from service.access import public_origin
 from service.live import LiveAnswerer, NotReady
+from service.schemas import CLIENT_LIMITS
 
 pages = Blueprint("pages", __name__)
 
@@ -51,6 +60,12 @@ def favicon() -> Response:
 
 @pages.get("/widget.js")
 def widget() -> Response:
-    response = send_from_directory(current_app.static_folder or "static", "widget.js", max_age=300)
+    """The chat widget, with the API's limits written in (``schemas.CLIENT_LIMITS``): one place says them."""
+    response = make_response(render_template("widget.js", limits=CLIENT_LIMITS))
+    response.mimetype = "text/javascript"
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # other sites embed it
+    response.add_etag()
+    response.make_conditional(request)  # a 304 for a browser that has this version
     return response

@@ -1,18 +1,36 @@
 """The HTTP contract (``shared/API.md``) as pydantic models: they validate requests and generate the OpenAPI document.
 
-Responses are built from the answering dataclasses (``Answer.as_dict``); these models describe them, and the
-schemathesis tests check every real response against the generated document, so the two cannot drift apart.
+The answer's JSON is ``AskResponse.of(answer, id)``: read from the answering dataclasses by these models, so the
+OpenAPI document and the responses are one definition, and the schemathesis tests check every real response
+against it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
+
+from service.answering import Answer
 
 MAX_QUESTION_CHARS = 1000
 MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 10_000
+MAX_COMMENT_CHARS = 1000
 MAX_TOP_K = 50
+# what the widget must know of these limits to stay inside them (service/templates/widget.js reads them)
+CLIENT_LIMITS = {
+    "question_chars": MAX_QUESTION_CHARS,
+    "history_turns": MAX_HISTORY_TURNS,
+    "comment_chars": MAX_COMMENT_CHARS,
+}
 
 
 class Turn(BaseModel):
@@ -21,7 +39,7 @@ class Turn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=10_000)
+    content: str = Field(max_length=MAX_TURN_CHARS)
 
 
 class AskRequest(BaseModel):
@@ -60,11 +78,15 @@ class AskRequest(BaseModel):
 
 
 class HighlightModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     start: int = Field(ge=0, description="Offset inside the passage text where the answering span starts.")
     end: int = Field(ge=0)
 
 
 class SourceModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     document: str
     title: str
     section: str | None
@@ -74,6 +96,8 @@ class SourceModel(BaseModel):
 
 
 class PassageModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     text: str = Field(description="Verbatim: the document's text[source.start:source.end].")
     score: float
     highlights: list[HighlightModel]
@@ -94,6 +118,26 @@ class AskResponse(BaseModel):
         description="When not answered: the sections of the nearest passages, best first, to suggest instead.",
     )
 
+    @classmethod
+    def of(cls, answer: Answer, answer_id: str) -> AskResponse:
+        return cls(
+            id=answer_id,
+            answered=answer.answered,
+            answer=answer.answer,
+            passages=[PassageModel.model_validate(passage) for passage in answer.passages],
+            message=answer.message,
+            topics=None if answer.answered else list(answer.topics),
+        )
+
+    @model_serializer(mode="wrap")
+    def _only_what_applies(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``message`` and ``topics`` appear only on a refusal (API.md), not as nulls on every answer."""
+        body: dict[str, Any] = handler(self)
+        for key in ("message", "topics"):
+            if body[key] is None:
+                del body[key]
+        return body
+
 
 class FeedbackRequest(BaseModel):
     """A reader's verdict on one answer."""
@@ -102,7 +146,7 @@ class FeedbackRequest(BaseModel):
 
     answer_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="The `id` of the /api/ask response.")
     helpful: bool
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 class FeedbackResponse(BaseModel):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from ingest import Embedder, build_index, load_documents
+from service.schemas import CLIENT_LIMITS
 
 from ..conftest import REPO
 from .conftest import ready_client
@@ -48,3 +51,16 @@ def test_the_embed_snippet_names_the_configured_address_whatever_the_headers(
 def test_without_examples_anywhere_there_is_no_empty_section(html_index: Path, embedder: Embedder) -> None:
     page = ready_client(html_index, embedder).get("/").text
     assert "Try a question" not in page
+
+
+def test_widget_script_is_small_and_knows_the_api_limits(html_index: Path, embedder: Embedder) -> None:
+    client = ready_client(html_index, embedder)
+    response = client.get("/widget.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    source = response.data
+    written = re.search(rb"var LIMITS = (\{.*?\});", source)
+    assert written is not None and json.loads(written[1]) == CLIENT_LIMITS
+    assert client.get("/widget.js", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+    size = len(gzip.compress(source, 9))
+    print(f"widget.js: {len(source)} bytes, {size} bytes gzipped")
+    assert size < 15_000

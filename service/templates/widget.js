@@ -12,8 +12,10 @@
   var api = (data.api || new URL(script.src, location.href).origin).replace(/\/$/, "");
   var pageMode = data.mode === "page";
   var storeKey = "citewell:" + api;
-  var MAX_TURNS = 20; // the API's limits (shared/API.md)
-  var MAX_CHARS = 1000;
+  // the API's limits, written in when the script is served (from service/schemas.py, through service/pages.py)
+  var LIMITS = {{ limits|tojson }};
+  var MAX_TURNS = LIMITS.history_turns;
+  var MAX_CHARS = LIMITS.question_chars;
   var TIMEOUT_MS = 1000 * (Number(data.timeout) > 0 ? Number(data.timeout) : 30);
 
   var CSS = `
@@ -275,7 +277,7 @@ button:focus-visible, input:focus-visible, textarea:focus-visible, a:focus-visib
     function post(helpful, comment) {
       entry.rated = true; save(); thanks();
       var body = { answer_id: entry.body.id, helpful: helpful };
-      if (comment) body.comment = comment.slice(0, 1000);
+      if (comment) body.comment = comment.slice(0, LIMITS.comment_chars);
       fetch(api + "/api/feedback", { method: "POST", headers: headers(), body: JSON.stringify(body) })
         .catch(function () { /* feedback is best effort */ });
     }
@@ -286,7 +288,7 @@ button:focus-visible, input:focus-visible, textarea:focus-visible, a:focus-visib
     up.addEventListener("click", function () { post(true); });
     down.addEventListener("click", function () {
       // a thumbs-down may say what was wrong; the site owner reads it on /admin
-      var box = el("textarea", { "aria-label": "What was wrong? (optional)", placeholder: "What was wrong? (optional)", maxlength: "1000" });
+      var box = el("textarea", { "aria-label": "What was wrong? (optional)", placeholder: "What was wrong? (optional)", maxlength: String(LIMITS.comment_chars) });
       var sendComment = el("button", { type: "button", class: "small", text: "Send feedback" });
       var skip = el("button", { type: "button", class: "small", text: "Skip" });
       sendComment.addEventListener("click", function () { post(false, box.value.trim()); });
