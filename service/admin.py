@@ -14,8 +14,9 @@ from typing import Any, Literal, cast
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+from service.errors import NotReady
 from service.insight import QuestionLog
-from service.live import LiveAnswerer, NotReady
+from service.live import LiveAnswerer
 
 admin = Blueprint("admin", __name__)
 

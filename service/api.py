@@ -16,9 +16,9 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 from service.access import may_ask
-from service.errors import CODES, error_response
+from service.errors import CODES, RETRY_WHILE_LOADING, error_response
 from service.insight import AskRecord, FeedbackRecord
-from service.live import LiveAnswerer, NotReady
+from service.live import LiveAnswerer
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -30,9 +30,6 @@ from service.schemas import (
     HealthResponse,
     ReadyResponse,
 )
-
-# A client is told to retry this many seconds after a 503 while the index loads.
-RETRY_WHILE_LOADING = "5"
 
 _ERRORS: dict[Any, Any] = {
     400: ErrorResponse,
@@ -69,10 +66,7 @@ def live_answerer() -> LiveAnswerer:
 def ask(body: AskRequest) -> Response:
     history = [turn.model_dump() for turn in body.history]
     started = time.perf_counter()
-    try:
-        answer = live_answerer().ask(body.question.strip(), history=history, top_k=body.top_k)
-    except NotReady as exc:
-        return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
+    answer = live_answerer().ask(body.question.strip(), history=history, top_k=body.top_k)
     latency_ms = (time.perf_counter() - started) * 1000
     answer_id = uuid.uuid4().hex
     question_log = current_app.extensions["citewell.questions"]
@@ -139,10 +133,7 @@ def check_posted_request() -> Response | None:
     responses={200: DocumentResponse, 400: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse},
 )
 def document(path: DocumentPath) -> Response:
-    try:
-        index = live_answerer().get().index
-    except NotReady as exc:
-        return error_response(503, str(exc), {"Retry-After": RETRY_WHILE_LOADING})
+    index = live_answerer().get().index
     # a dictionary lookup by id: a document name never becomes a file path
     found = index.documents.get(path.document)
     if found is None:

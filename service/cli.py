@@ -16,7 +16,8 @@ from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_pat
 from ingest.crawl import CrawlOptions, is_url
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
-from service.config import ConfigError, load_config
+from service.config import load_config
+from service.errors import ConfigError
 from service.retrieval import RetrievalWeights
 
 logger = logging.getLogger("citewell")

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Config
 
 from ingest import DEFAULT_MODEL, PRECISIONS
+from service.errors import ConfigError
 
 # `citewell serve`'s threads per worker process. Requests waiting for the model go into its next call together (see
 # ``ingest.Embedder.encode``), so more threads mean bigger batches under load: 16 clients got 117 requests/s from
@@ -80,10 +81,6 @@ DEFAULTS: dict[str, Any] = {
 
 CONFIG_FILE_VARIABLE = "CITEWELL_CONFIG"
 MIN_ADMIN_TOKEN_CHARS = 24
-
-
-class ConfigError(Exception):
-    """A settings file that cannot be read or parsed."""
 
 
 def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> None:

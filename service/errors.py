@@ -1,8 +1,12 @@
-"""Every error the service returns, as the contract's JSON: ``{"error": {"code": ..., "message": ...}}``.
+"""The service's errors, and every error it returns as the contract's JSON: ``{"error": {"code": ..., "message": ...}}``.
+
+    ServiceError
+    ├── ConfigError   a setting or settings file that cannot be used: the command stops with one line
+    └── NotReady      no index is loaded (yet): a request gets 503 with Retry-After
 
 ``error_response`` is the one place such a body is made; ``register_error_handlers`` routes every failure
-(HTTP errors raised by Flask, its extensions or our views, validation errors, and anything unexpected) to it,
-so no HTML error page or stack trace ever reaches a client.
+(HTTP errors raised by Flask, its extensions or our views, ``NotReady``, validation errors, and anything
+unexpected) to it, so no HTML error page or stack trace ever reaches a client.
 """
 
 from __future__ import annotations
@@ -15,6 +19,22 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
+
+# A client is told to retry this many seconds after a 503 while the index loads.
+RETRY_WHILE_LOADING = "5"
+
+
+class ServiceError(Exception):
+    """Base of the errors the service raises itself."""
+
+
+class ConfigError(ServiceError):
+    """A setting, or a settings file, that cannot be read, parsed or used."""
+
+
+class NotReady(ServiceError):
+    """No index is loaded (yet): the service answers 503."""
+
 
 CODES = {
     400: "bad_request",
@@ -78,6 +98,10 @@ def register_error_handlers(app: Flask) -> None:
             headers.setdefault("Retry-After", "60")
         message = MESSAGES.get(status) if status in (404, 405, 413, 429) else None
         return error_response(status, message or _plain(error), headers)
+
+    @app.errorhandler(NotReady)
+    def not_ready(error: NotReady) -> Response:
+        return error_response(503, str(error), {"Retry-After": RETRY_WHILE_LOADING})
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:

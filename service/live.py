@@ -18,12 +18,9 @@ from pathlib import Path
 from ingest import Embedder, IngestError
 from ingest.index import current_version
 from service.answering import Answer, Answerer, AnswerSettings
+from service.errors import NotReady
 
 logger = logging.getLogger(__name__)
-
-
-class NotReady(Exception):
-    """No index is loaded (yet): the service answers 503."""
 
 
 History = tuple[tuple[str, str], ...]

@@ -13,7 +13,8 @@ from flask import (
 )
 
 from service.access import public_origin
-from service.live import LiveAnswerer, NotReady
+from service.errors import NotReady
+from service.live import LiveAnswerer
 from service.schemas import CLIENT_LIMITS
 
 pages = Blueprint("pages", __name__)

@@ -12,7 +12,7 @@ import redis
 
 from ingest import Embedder
 from service import create_app
-from service.config import ConfigError
+from service.errors import ConfigError
 
 from .conftest import ADMIN_TOKEN, free_port, ready_client
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from flask import Config
 
-from service.config import DEFAULTS, ConfigError, load_config
+from service.config import DEFAULTS, load_config
+from service.errors import ConfigError
 
 
 def loaded(overrides: dict[str, object] | None = None) -> Config:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingest import DEFAULT_MODEL, Embedder
-from service.live import LiveAnswerer, NotReady
+from service.errors import NotReady
+from service.live import LiveAnswerer
 
 
 def test_repeated_questions_come_from_the_cache(corpus_index_dir: Path, embedder: Embedder) -> None:
