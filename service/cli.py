@@ -166,7 +166,8 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the HTTP API and the chat widget",
-        description="Runs the web service under gunicorn. Settings come from service.config: defaults, the TOML "
+        description="Runs the web service under gunicorn: in each worker process an event loop reads requests "
+        "whole, then one of its threads answers them. Settings come from service.config: defaults, the TOML "
         "file named by $CITEWELL_CONFIG, CITEWELL_* variables, then these options.",
     )
     serve.add_argument("--index", type=Path, help=f"index directory (default: {settings['INDEX']})")
@@ -177,6 +178,24 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads", type=int, default=int(settings["THREADS"]), help="per process (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=float(settings["HEADER_TIMEOUT"]),
+        help="seconds a client has to send a request's headers (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(settings["BODY_TIMEOUT"]),
+        help="seconds a client has to send a request's body, once its headers are in (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=float(settings["KEEPALIVE_TIMEOUT"]),
+        help="seconds an idle connection is kept open for a next request (default: %(default)s)",
     )
     serve.set_defaults(run=_serve)
 
@@ -349,7 +368,14 @@ def _serve(args: argparse.Namespace) -> int:
     if warning:
         print(f"citewell: warning: {warning}", file=sys.stderr)
     CitewellServer(
-        overrides, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+        overrides,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keepalive_timeout=args.keepalive_timeout,
     ).run()
     return 0
 
