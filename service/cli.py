@@ -207,7 +207,9 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
         "repeated) against one document. Figures print side by side, with their ratios.",
     )
-    bench.add_argument("what", choices=["query", "ingest", "crawl", "scale", "soak", "answers"])
+    bench.add_argument(
+        "what", choices=["query", "ingest", "crawl", "scale", "soak", "answers", "slow-clients"]
+    )
     bench.add_argument(
         "--pages", type=int, default=200, help="crawl: how many pages of the folder (default: %(default)s)"
     )
@@ -237,6 +239,18 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         help="query, answers: the question encoder's precision",
     )
     with_sentence_vectors(bench, "ingest, answers: ")
+    bench.add_argument(
+        "--slow",
+        type=int,
+        default=200,
+        help="slow-clients: slow connections held open (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--requests",
+        type=int,
+        default=300,
+        help="slow-clients: a normal client's requests in each phase (default: %(default)s)",
+    )
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
     bench.add_argument(
@@ -400,6 +414,15 @@ def _bench(args: argparse.Namespace) -> int:
         crawled = bench_crawl(args.paths[0], args.pages)
         print(format_crawl(crawled))
         print(json.dumps(crawled))
+        return 0
+    if args.what == "slow-clients":
+        from service.measurement.benchmarks.slow import bench_slow_clients, format_slow_clients
+
+        slow = bench_slow_clients(
+            args.index, _bench_questions(args.questions), slow=args.slow, requests_count=args.requests
+        )
+        print(format_slow_clients(slow))
+        print(json.dumps(slow))
         return 0
     if args.what == "soak":
         soak = benchmarks.bench_soak(

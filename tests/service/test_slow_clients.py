@@ -3,11 +3,9 @@ cut off by the header, body and keep-alive timeouts. Every loop here is bounded 
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,52 +13,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from service.measurement.benchmarks.slow import SlowClients
+
 from .conftest import ServerProcess
 
 QUESTION = "Who oversees elections?"
 
 
-class SlowClients:
-    """``count`` connections, a third each: headers trickled a byte at a time, a body trickled likewise after
-    whole headers, and nothing sent at all. A thread sends each trickler's next byte every half second."""
-
-    def __init__(self, port: int, count: int) -> None:
-        self.sockets: list[socket.socket] = []
-        self.trickling: list[socket.socket] = []
-        for number in range(count):
-            connection = socket.create_connection(("127.0.0.1", port), timeout=5)
-            self.sockets.append(connection)
-            if number % 3 == 0:
-                connection.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-                self.trickling.append(connection)
-            elif number % 3 == 1:
-                connection.sendall(
-                    b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    b'Content-Length: 1000\r\n\r\n{"question": "'
-                )
-                self.trickling.append(connection)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._trickle, daemon=True)
-        self._thread.start()
-
-    def _trickle(self) -> None:
-        for _ in range(120):  # at most a minute
-            if self._stop.wait(0.5):
-                return
-            for connection in self.trickling:
-                with contextlib.suppress(OSError):  # cut off by the server: what its timeouts are for
-                    connection.send(b"a")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for connection in self.sockets:
-            connection.close()
-
-
 @pytest.fixture
 def slow_clients(server: ServerProcess) -> Iterator[SlowClients]:
-    clients = SlowClients(server.port, 150)
+    clients = SlowClients(server.port, 150, seconds=60)
     try:
         time.sleep(1)  # every connection accepted and trickling
         yield clients
