@@ -1,7 +1,8 @@
 """``citewell bench slow-clients``: what slow connections cost a normal client. One keep-alive client asks
-questions against `citewell serve` as `make run` starts it (default workers and threads, no proxy), first alone,
-then with N slow connections held open: a third trickle their headers a byte at a time, a third their bodies, a
-third send nothing; those the server cuts off (its timeouts) are opened again, so N stay open throughout."""
+questions against `citewell serve` as `make run` starts it (default workers and threads, no proxy), alone and
+with N slow connections held open, in alternating rounds so that other load on the machine falls on both alike.
+Of the slow connections a third trickle their headers a byte at a time, a third their bodies, a third send
+nothing; those the server cuts off (its timeouts) are opened again, so N stay open throughout a round."""
 
 from __future__ import annotations
 
@@ -77,10 +78,9 @@ class SlowClients:
             connection.close()
 
 
-def normal_client(url: str, questions: Sequence[str], requests_count: int) -> dict[str, float]:
-    """One keep-alive client asking ``requests_count`` questions in turn: latency percentiles and failures."""
-    latencies: list[float] = []
-    failures = 0
+def normal_client(url: str, questions: Sequence[str], requests_count: int) -> list[float | None]:
+    """One keep-alive client asking ``requests_count`` questions in turn: each one's seconds, None if it failed."""
+    latencies: list[float | None] = []
     with requests.Session() as session:
         for number in range(requests_count):
             started = time.perf_counter()
@@ -91,40 +91,51 @@ def normal_client(url: str, questions: Sequence[str], requests_count: int) -> di
                 ok = response.status_code == 200
             except requests.RequestException:
                 ok = False
-            latencies.append(time.perf_counter() - started)
-            failures += not ok
+            latencies.append(time.perf_counter() - started if ok else None)
+    return latencies
+
+
+def summary(latencies: Sequence[float | None]) -> dict[str, float]:
+    answered = [seconds for seconds in latencies if seconds is not None]
     return {
-        "requests": requests_count,
-        "failures": failures,
-        "p50_ms": percentile_ms(latencies, 50),
-        "p99_ms": percentile_ms(latencies, 99),
-        "max_ms": percentile_ms(latencies, 100),
+        "requests": len(latencies),
+        "failures": len(latencies) - len(answered),
+        "p50_ms": percentile_ms(answered, 50),
+        "p99_ms": percentile_ms(answered, 99),
+        "max_ms": percentile_ms(answered, 100),
     }
 
 
 def bench_slow_clients(
-    index_dir: Path, questions: Sequence[str], *, slow: int = 200, requests_count: int = 300
+    index_dir: Path, questions: Sequence[str], *, slow: int = 200, requests_count: int = 300, rounds: int = 5
 ) -> dict[str, Any]:
+    """``rounds`` times: ``requests_count / rounds`` requests alone, then as many with ``slow`` connections."""
+    alone: list[float | None] = []
+    beside_slow: list[float | None] = []
+    reopened = 0
+    per_round = max(1, requests_count // rounds)
     server = Server(index_dir)
     try:
         server.wait_ready()
         normal_client(server.url, questions, 20)  # warm up every path once
-        unloaded = normal_client(server.url, questions, requests_count)
-        clients = SlowClients(server.port, slow)
-        try:
-            time.sleep(1)  # every slow connection accepted and trickling
-            loaded = normal_client(server.url, questions, requests_count)
-        finally:
-            clients.close()
-        after = normal_client(server.url, questions, requests_count)
+        for _ in range(rounds):
+            alone += normal_client(server.url, questions, per_round)
+            clients = SlowClients(server.port, slow)
+            try:
+                time.sleep(1)  # every slow connection accepted and trickling
+                beside_slow += normal_client(server.url, questions, per_round)
+            finally:
+                clients.close()
+            reopened += clients.reopened
     finally:
         server.stop()
+    unloaded, loaded = summary(alone), summary(beside_slow)
     return {
         "slow_connections": slow,
+        "rounds": rounds,
         "unloaded": unloaded,
         "with_slow": loaded,
-        "after": after,
-        "slow_reopened": clients.reopened,
+        "slow_reopened": reopened,
         "p50_ratio": loaded["p50_ms"] / unloaded["p50_ms"],
         "p99_ratio": loaded["p99_ms"] / unloaded["p99_ms"],
     }
@@ -132,7 +143,6 @@ def bench_slow_clients(
 
 def format_slow_clients(result: dict[str, Any]) -> str:
     rows = [("alone", result["unloaded"]), (f"{result['slow_connections']} slow open", result["with_slow"])]
-    rows.append(("alone again", result["after"]))
     lines = [f"{'normal client':<22} {'requests':>8} {'failed':>6} {'p50':>9} {'p99':>9} {'max':>9}"]
     for name, row in rows:
         lines.append(
@@ -140,7 +150,8 @@ def format_slow_clients(result: dict[str, Any]) -> str:
             f"{row['max_ms']:>7.1f}ms"
         )
     lines.append(
-        f"p50 ratio {result['p50_ratio']:.2f}, p99 ratio {result['p99_ratio']:.2f} (with slow connections / alone); "
-        f"{result['slow_reopened']} slow connections cut off by the server's timeouts and opened again"
+        f"p50 ratio {result['p50_ratio']:.2f}, p99 ratio {result['p99_ratio']:.2f} (with slow connections / alone, "
+        f"{result['rounds']} alternating rounds); {result['slow_reopened']} slow connections cut off by the "
+        "server's timeouts and opened again"
     )
     return "\n".join(lines)
