@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, ClassVar
@@ -287,3 +289,14 @@ class CitewellWorker(UvicornWorker):  # type: ignore[misc] # gunicorn is untyped
         access_log.handlers = self.log.access_log.handlers
         access_log.setLevel(logging.INFO)
         access_log.propagate = False
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        # Once it has shut down, uvicorn raises the signal that stopped it again; with the default action that
+        # would end the process before gunicorn runs its worker_exit hook (the question log's last records).
+        for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(stop, _exit_quietly)
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    sys.exit(0)
