@@ -22,10 +22,12 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # The widget's browser tests drive Debian's Chromium (never a downloaded browser); the tests of shared state start
-# Debian's redis-server and PostgreSQL on free loopback ports.
+# Debian's redis-server and PostgreSQL on free loopback ports; the proxy test runs Debian's nginx in front of
+# `citewell serve` with the shipped configuration (service/deploy/nginx.conf) and a certificate made by openssl.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CHROMIUM := /usr/bin/chromium
 REDIS := /usr/bin/redis-server
+NGINX := /usr/sbin/nginx
 POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/pg_ctl) /usr/lib/postgresql/15/bin/pg_ctl)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
@@ -36,6 +38,9 @@ $(REDIS):
 $(POSTGRES):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql
+$(NGINX):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx openssl
 
 index: install
 	$(BIN)/citewell ingest corpus --index $(INDEX)
@@ -52,7 +57,7 @@ lint: install
 	$(BIN)/ruff format --check ingest service tests
 	$(BIN)/mypy
 
-test: lint $(CHROMIUM) $(REDIS) $(POSTGRES)
+test: lint $(CHROMIUM) $(REDIS) $(POSTGRES) $(NGINX)
 	$(BIN)/pytest
 
 # Known vulnerabilities in the installed dependencies. Needs PyPI's JSON API or OSV (api.osv.dev); --strict

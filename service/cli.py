@@ -167,7 +167,8 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the HTTP API and the chat widget",
-        description="Runs the web service under gunicorn. Settings come from service.config: defaults, the TOML "
+        description="Runs the web service under gunicorn: in each worker process an event loop reads requests "
+        "whole, then one of its threads answers them. Settings come from service.config: defaults, the TOML "
         "file named by $CITEWELL_CONFIG, CITEWELL_* variables, then these options.",
     )
     serve.add_argument("--index", type=Path, help=f"index directory (default: {settings['INDEX']})")
@@ -179,6 +180,24 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=int, default=int(settings["THREADS"]), help="per process (default: %(default)s)"
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=float(settings["HEADER_TIMEOUT"]),
+        help="seconds a client has to send a request's headers (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(settings["BODY_TIMEOUT"]),
+        help="seconds a client has to send a request's body, once its headers are in (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=float(settings["KEEPALIVE_TIMEOUT"]),
+        help="seconds an idle connection is kept open for a next request (default: %(default)s)",
+    )
     serve.set_defaults(run=_serve)
 
     bench = commands.add_parser(
@@ -189,7 +208,9 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
         "repeated) against one document. Figures print side by side, with their ratios.",
     )
-    bench.add_argument("what", choices=["query", "ingest", "crawl", "scale", "soak", "answers"])
+    bench.add_argument(
+        "what", choices=["query", "ingest", "crawl", "scale", "soak", "answers", "slow-clients"]
+    )
     bench.add_argument(
         "--pages", type=int, default=200, help="crawl: how many pages of the folder (default: %(default)s)"
     )
@@ -219,6 +240,18 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         help="query, answers: the question encoder's precision",
     )
     with_sentence_vectors(bench, "ingest, answers: ")
+    bench.add_argument(
+        "--slow",
+        type=int,
+        default=200,
+        help="slow-clients: slow connections held open (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--requests",
+        type=int,
+        default=300,
+        help="slow-clients: a normal client's requests in each phase (default: %(default)s)",
+    )
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
     bench.add_argument(
@@ -350,7 +383,14 @@ def _serve(args: argparse.Namespace) -> int:
     if warning:
         print(f"citewell: warning: {warning}", file=sys.stderr)
     CitewellServer(
-        overrides, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+        overrides,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keepalive_timeout=args.keepalive_timeout,
     ).run()
     return 0
 
@@ -375,6 +415,15 @@ def _bench(args: argparse.Namespace) -> int:
         crawled = bench_crawl(args.paths[0], args.pages)
         print(format_crawl(crawled))
         print(json.dumps(crawled))
+        return 0
+    if args.what == "slow-clients":
+        from service.measurement.benchmarks.slow import bench_slow_clients, format_slow_clients
+
+        slow = bench_slow_clients(
+            args.index, _bench_questions(args.questions), slow=args.slow, requests_count=args.requests
+        )
+        print(format_slow_clients(slow))
+        print(json.dumps(slow))
         return 0
     if args.what == "soak":
         soak = benchmarks.bench_soak(

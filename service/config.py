@@ -27,6 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 8000,
     "WORKERS": 1,
     "THREADS": SERVE_THREADS,
+    # seconds `citewell serve` gives a client: to send a request's headers (from connecting, or from the first byte
+    # of a request on a kept-alive connection), to send its body once the headers are in, and to send another
+    # request on a kept-alive connection. Slow clients wait in an event loop, never holding a thread, and are cut
+    # off past these.
+    "HEADER_TIMEOUT": 10.0,
+    "BODY_TIMEOUT": 10.0,
+    "KEEPALIVE_TIMEOUT": 5.0,
     # where the index lives (built by `citewell ingest`) and the model that reads questions
     "INDEX": ".citewell/index",
     "MODEL": DEFAULT_MODEL,

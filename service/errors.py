@@ -4,9 +4,10 @@
     ├── ConfigError   a setting or settings file that cannot be used: the command stops with one line
     └── NotReady      no index is loaded (yet): a request gets 503 with Retry-After
 
-``error_response`` is the one place such a body is made; ``register_error_handlers`` routes every failure
-(HTTP errors raised by Flask, its extensions or our views, ``NotReady``, validation errors, and anything
-unexpected) to it, so no HTML error page or stack trace ever reaches a client.
+``error_document`` is the one place such a body is made (``error_response`` for Flask, ``service.serving`` for
+what the server answers before the app runs); ``register_error_handlers`` routes every failure (HTTP errors
+raised by Flask, its extensions or our views, ``NotReady``, validation errors, and anything unexpected) to it,
+so no HTML error page or stack trace ever reaches a client.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "internal_error",
     503: "not_ready",
 }
@@ -58,8 +62,12 @@ MESSAGES = {
 }
 
 
+def error_document(status: int, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": CODES.get(status, "error"), "message": message}}
+
+
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    response = jsonify({"error": {"code": CODES.get(status, "error"), "message": message}})
+    response = jsonify(error_document(status, message))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -1,9 +1,9 @@
-"""``citewell serve``: the application under gunicorn, a production WSGI server.
+"""``citewell serve``: the application under gunicorn's master, each worker an event loop in front of threads.
 
-Each worker process builds the app and loads the model and index once. SIGTERM drains requests in flight and
-stops; SIGHUP replaces the workers gracefully (new ones load the current index); a newly built index is also
-picked up without any signal (see ``service.live``). gunicorn writes one access-log line per request with its
-latency in milliseconds.
+Each worker process builds the app and loads the model and index once. Its event loop reads requests whole, so
+slow clients never hold one of its threads (``service.serving``). SIGTERM drains requests in flight and stops;
+SIGHUP replaces the workers gracefully (new ones load the current index); a newly built index is also picked up
+without any signal (see ``service.live``). One access-log line per request gives its latency in milliseconds.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ from gunicorn.arbiter import Arbiter
 
 from ingest.index import current_version
 from service.app import create_app
-from service.config import SERVE_THREADS
+from service.config import DEFAULTS, SERVE_THREADS
+from service.serving import BufferedWSGI
 
 # under gunicorn's worker timeout (60 s), which also covers the time a worker takes to boot
 WORKER_LOAD_SECONDS = 45
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(B)sB %(M)sms'
 
 
 class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyped
-    """gunicorn running ``create_app(config)``; ``run()`` blocks until the server stops.
+    """gunicorn running ``create_app(config)`` in ``service.serving.CitewellWorker``s; ``run()`` blocks until
+    the server stops. ``threads`` run the app in each worker; a client gets ``header_timeout`` seconds to send a
+    request's headers, ``body_timeout`` for its body and ``keepalive_timeout`` between requests.
 
     Example:
         >>> CitewellServer({"INDEX": ".citewell/index"}, host="127.0.0.1", port=8000).run()
@@ -42,18 +44,22 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         workers: int = 1,
         threads: int = SERVE_THREADS,
         timeout: int = 60,
+        header_timeout: float = DEFAULTS["HEADER_TIMEOUT"],
+        body_timeout: float = DEFAULTS["BODY_TIMEOUT"],
+        keepalive_timeout: float = DEFAULTS["KEEPALIVE_TIMEOUT"],
     ) -> None:
         self.app_config = dict(config)
+        self.threads = threads
+        self.body_timeout = body_timeout
+        self.header_timeout = header_timeout  # these two are read by the worker
+        self.keepalive_timeout = keepalive_timeout
         self.options: dict[str, Any] = {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
+            "worker_class": "service.serving.CitewellWorker",
             "timeout": timeout,
             "graceful_timeout": 30,
-            "limit_request_line": 8190,  # gunicorn's maximum; longer request lines get its own (HTML) 414
-            "accesslog": "-",
-            "access_log_format": ACCESS_LOG_FORMAT,
+            "accesslog": "-",  # the worker's access-log lines go where gunicorn's would
             "errorlog": "-",
             "when_ready": _announce,
             "worker_exit": _flush_question_log,
@@ -79,7 +85,12 @@ class CitewellServer(BaseApplication):  # type: ignore[misc] # gunicorn is untyp
         live = app.extensions["citewell"]
         if current_version(live.index_dir) is not None and not live.wait_ready(WORKER_LOAD_SECONDS):
             logging.getLogger(__name__).warning("the index is still loading; accepting requests anyway")
-        return app
+        return BufferedWSGI(
+            app,
+            threads=self.threads,
+            body_timeout=self.body_timeout,
+            max_body=app.config["MAX_CONTENT_LENGTH"],
+        )
 
 
 def exposure_warning(host: str, proxy_hops: int) -> str | None:
@@ -102,7 +113,7 @@ def exposure_warning(host: str, proxy_hops: int) -> str | None:
 def _flush_question_log(arbiter: Arbiter, worker: Any) -> None:
     """A worker that stops (SIGTERM, Ctrl+C, a restart) first writes the question-log records still queued: its
     writer thread would die with the process."""
-    app = getattr(worker, "wsgi", None)
+    app = getattr(getattr(worker, "wsgi", None), "app", None)
     question_log = getattr(app, "extensions", {}).get("citewell.questions")
     if question_log is not None and not question_log.flush():
         logging.getLogger(__name__).warning(

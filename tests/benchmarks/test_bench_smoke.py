@@ -91,3 +91,17 @@ def test_crawl_benchmark_compares_crawling_with_reading_from_disk() -> None:
     result = json.loads(output.strip().splitlines()[-1])
     assert result["documents_crawled"] == result["documents_from_disk"] > 0
     assert result["crawl_time_ratio"] > 0 and result["recrawl_embedded_passages"] == 0
+
+
+def test_slow_clients_benchmark_compares_a_client_alone_and_beside_slow_connections(
+    corpus_index_dir: Path,
+) -> None:
+    output = citewell(
+        "bench", "slow-clients", "--index", str(corpus_index_dir), "--slow", "9", "--requests", "10"
+    )
+    assert "p99 ratio" in output
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["slow_connections"] == 9
+    for phase in ("unloaded", "with_slow"):
+        assert result[phase]["requests"] == 10 and result[phase]["failures"] == 0
+    assert result["p99_ratio"] > 0
