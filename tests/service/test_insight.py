@@ -122,6 +122,23 @@ def test_the_log_keeps_at_most_max_questions(tmp_path: Path) -> None:
     assert log.insight(1).thumbs_up == 0
 
 
+def test_a_backup_taken_while_the_log_is_written_holds_every_committed_question(tmp_path: Path) -> None:
+    """The README's backup command (SQLite's online backup) on a log that a writer keeps writing to."""
+    log = QuestionLog(f"sqlite:///{tmp_path / 'questions.db'}")
+    log.start()
+    for n in range(50):
+        log.record(asked(f"{n:032x}", f"question {n}", True, 1))
+    assert log.flush()
+    for n in range(50, 60):  # still being written while the backup runs
+        log.record(asked(f"{n:032x}", f"question {n}", True, 1))
+    with sqlite3.connect(tmp_path / "questions.db") as live, sqlite3.connect(tmp_path / "backup.db") as copy:
+        live.backup(copy)
+    assert log.flush()
+    backed_up = QuestionLog(f"sqlite:///{tmp_path / 'backup.db'}")
+    assert 50 <= backed_up.insight(1).total <= 60
+    assert {row["question"] for row in backed_up.questions(1, limit=100)} >= {f"question {n}" for n in range(50)}
+
+
 def test_normalize_question() -> None:
     assert normalize_question("  Who  Oversees\tElections?? ") == "who oversees elections"
 
