@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Config
 
 from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths
 from ingest.crawl import CrawlOptions, is_url
+from ingest.embedding import Encoder
+from ingest.execution import IN_PROCESS, Executor
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
 from service.config import ConfigError, load_config
 from service.retrieval import RetrievalWeights
+
+if TYPE_CHECKING:
+    from ingest.cluster import RayWorkers
 
 logger = logging.getLogger("citewell")
 
@@ -74,6 +81,18 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
             "--model",
             default=settings["MODEL"],
             help="sentence-transformers model name or folder (default: MODEL of the settings, %(default)s)",
+        )
+
+    def with_ray(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            type=_ray_address,
+            metavar="ADDRESS",
+            help=f"{what}: alone, a cluster started on this machine; 'auto' joins the one running here "
+            "(`ray start`), HOST:PORT or ray://HOST:PORT another (needs the cluster extra: "
+            "pip install 'citewell[cluster]')",
         )
 
     def with_sentence_vectors(sub: argparse.ArgumentParser, which: str) -> None:
@@ -137,6 +156,7 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         help="where these folders are published (e.g. https://docs.example.org/): each file's source links to "
         "its page there, instead of to a file:// address a reader cannot open",
     )
+    with_ray(ingest, "load, chunk and embed on a Ray cluster")
     with_index(ingest)
     ingest.set_defaults(run=_ingest)
 
@@ -300,18 +320,25 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     except re.error as exc:
         raise ConfigError(f"--include/--exclude: not a regular expression ({exc})") from exc
-    embedder = Embedder(args.model)
-    report = ingest_paths(
-        paths,
-        args.index,
-        embedder=embedder,
-        progress=sys.stderr.isatty(),
-        vector_index=args.vector_index,
-        sentence_vectors=args.sentence_vectors,
-        base_url=base_url,
-        urls=urls,
-        crawl=crawl,
-    )
+    with contextlib.ExitStack() as stack:
+        if args.ray is None:
+            embedder: Encoder = Embedder(args.model)
+            executor: Executor = IN_PROCESS
+        else:
+            workers = stack.enter_context(ray_workers(args.ray, model=args.model))
+            embedder = executor = workers
+        report = ingest_paths(
+            paths,
+            args.index,
+            embedder=embedder,
+            executor=executor,
+            progress=sys.stderr.isatty(),
+            vector_index=args.vector_index,
+            sentence_vectors=args.sentence_vectors,
+            base_url=base_url,
+            urls=urls,
+            crawl=crawl,
+        )
     if report.crawl_summary:
         print(report.crawl_summary, file=sys.stderr)
     for problem in report.problems:
@@ -326,6 +353,26 @@ def _ingest(args: argparse.Namespace) -> int:
         f"in {report.seconds:.1f}s -> {report.version_dir}"
     )
     return 0
+
+
+def _ray_address(value: str) -> str:
+    """An address for ``ray.init``; a path taken for one (``--ray docs/``) is refused, not sent to Ray."""
+    if not re.fullmatch(r"local|auto|(ray://)?[\w.\-]+:\d+", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a Ray address (auto, HOST:PORT or ray://HOST:PORT); put the paths before --ray"
+        )
+    return value
+
+
+def ray_workers(address: str, **options: Any) -> RayWorkers:
+    """``ingest.cluster.RayWorkers``, imported only here: without --ray, citewell never imports Ray."""
+    try:
+        from ingest.cluster import RayWorkers
+    except ImportError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "ray":
+            raise
+        raise ConfigError("--ray needs Ray, in the cluster extra: pip install 'citewell[cluster]'") from exc
+    return RayWorkers(address, **options)
 
 
 def _ask(args: argparse.Namespace) -> int:
