@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Config
@@ -204,7 +204,7 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         "bench",
         help="measure speed against the bare model cost",
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
-        "against bare encoding; scale: the vector index at 100k-1M passages against exact search; soak: a "
+        "against bare encoding (with --ray, also on a Ray cluster against the single-process build); scale: the vector index at 100k-1M passages against exact search; soak: a "
         "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
         "repeated) against one document. Figures print side by side, with their ratios.",
     )
@@ -238,6 +238,7 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         help="query, answers: the question encoder's precision",
     )
     with_sentence_vectors(bench, "ingest, answers: ")
+    with_ray(bench, "ingest: also build on a Ray cluster, with 1 and 2 embedding actors")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
     bench.add_argument(
@@ -325,7 +326,7 @@ def _ingest(args: argparse.Namespace) -> int:
             embedder: Encoder = Embedder(args.model)
             executor: Executor = IN_PROCESS
         else:
-            workers = stack.enter_context(ray_workers(args.ray, model=args.model))
+            workers = stack.enter_context(ray_workers_class()(args.ray, model=args.model))
             embedder = executor = workers
         report = ingest_paths(
             paths,
@@ -364,15 +365,15 @@ def _ray_address(value: str) -> str:
     return value
 
 
-def ray_workers(address: str, **options: Any) -> RayWorkers:
-    """``ingest.cluster.RayWorkers``, imported only here: without --ray, citewell never imports Ray."""
+def ray_workers_class() -> type[RayWorkers]:
+    """``ingest.cluster.RayWorkers``, imported only for --ray: without it, citewell never imports Ray."""
     try:
         from ingest.cluster import RayWorkers
     except ImportError as exc:
         if exc.name is None or exc.name.partition(".")[0] != "ray":
             raise
         raise ConfigError("--ray needs Ray, in the cluster extra: pip install 'citewell[cluster]'") from exc
-    return RayWorkers(address, **options)
+    return RayWorkers
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -412,7 +413,11 @@ def _bench(args: argparse.Namespace) -> int:
         ) from exc
 
     if args.what == "ingest":
-        ingest = benchmarks.bench_ingest(args.paths, sentence_vectors=args.sentence_vectors)
+        if args.ray is not None:
+            ray_workers_class()  # a missing Ray is one line now, not a traceback after the first builds
+        ingest = benchmarks.bench_ingest(
+            args.paths, sentence_vectors=args.sentence_vectors, ray_address=args.ray
+        )
         print(benchmarks.format_ingest(ingest))
         return 0
     if args.what == "crawl":
