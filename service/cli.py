@@ -204,9 +204,10 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         "bench",
         help="measure speed against the bare model cost",
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
-        "against bare encoding (with --ray, also on a Ray cluster against the single-process build); scale: the vector index at 100k-1M passages against exact search; soak: a "
-        "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
-        "repeated) against one document. Figures print side by side, with their ratios.",
+        "against bare encoding (with --ray, also on a Ray cluster against the single-process build); scale: the "
+        "vector index at 100k-1M passages against exact search; soak: a sustained run with an index swap; "
+        "answers: whole answers from N passages (the index's documents repeated) against one document. Figures "
+        "print side by side, with their ratios.",
     )
     bench.add_argument("what", choices=["query", "ingest", "crawl", "scale", "soak", "answers"])
     bench.add_argument(
