@@ -40,8 +40,10 @@ Result = TypeVar("Result")
 # under a gigabyte.
 CPU_BATCH, CPU_TEXTS_PER_CALL = 64, 256
 GPU_BATCH, GPU_TEXTS_PER_CALL = 512, 8192
-# torch threads (and Ray CPUs) per CPU actor when the number of actors is not given
-CPU_THREADS_PER_ACTOR = 2
+# torch threads (and Ray CPUs) per CPU actor when the number of actors is not given: two actors of one thread
+# embedded 1.2 to 1.7 times as fast as one of two on the 2-core machine (README, Benchmarks), for about 1.2 GB
+# of memory each
+CPU_THREADS_PER_ACTOR = 1
 # calls queued on each actor, so that it starts the next while the previous one's vectors travel back
 CALLS_IN_FLIGHT = 2
 # how long actors may take to start (their model loads) before the cluster is deemed to have no room for them
