@@ -8,6 +8,7 @@ any moment leaves the previous index live: the new folder only becomes visible b
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import secrets
 import shutil
@@ -26,8 +27,9 @@ from tqdm import tqdm
 from ingest.chunking import ChunkingConfig, Passage, chunk_document
 from ingest.crawl import Crawler, CrawlOptions
 from ingest.documents import Document
-from ingest.embedding import Embedder
+from ingest.embedding import Encoder
 from ingest.errors import BadDocument, IncompatibleIndex, IngestError
+from ingest.execution import IN_PROCESS, Executor
 from ingest.index import (
     CURRENT,
     DOCUMENTS,
@@ -67,6 +69,9 @@ EMBEDDING_INPUT_VERSION = 1
 # times the ingest time.
 SENTENCE_VECTORS_FROM = 100_000
 
+# Documents chunked per piece of work handed to the executor: on a Ray cluster, one task's worth.
+CHUNKING_BATCH = 256
+
 
 def embedding_input(passage: Passage, title: str) -> str:
     """What the model sees for a passage: its document title and section give short passages their topic."""
@@ -93,7 +98,8 @@ def ingest_paths(
     paths: Sequence[Path],
     index_dir: Path,
     *,
-    embedder: Embedder,
+    embedder: Encoder,
+    executor: Executor = IN_PROCESS,
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
     vector_index: str = "auto",
@@ -104,11 +110,12 @@ def ingest_paths(
 ) -> BuildReport:
     """Load documents from ``paths`` and crawl the sites of ``urls`` (see ``ingest.crawl``), and build the
     index at ``index_dir`` from exactly those documents; ``base_url`` is where the folders are published (see
-    ``load_documents``).
+    ``load_documents``). ``executor`` loads and chunks, ``embedder`` embeds: in this process by default, or on a
+    Ray cluster (``ingest.cluster.RayWorkers`` is both); the index is the same either way.
 
     Raises IngestError when nothing usable remains (every problem is in the message).
     """
-    loaded = load_documents(paths, base_url=base_url) if paths else LoadResult()
+    loaded = load_documents(paths, base_url=base_url, executor=executor) if paths else LoadResult()
     crawled = None
     if urls:
         with tqdm(unit="page", desc="crawling", disable=not progress) as bar:
@@ -127,6 +134,7 @@ def ingest_paths(
         loaded.documents,
         index_dir,
         embedder=embedder,
+        executor=executor,
         chunking=chunking,
         progress=progress,
         vector_index=vector_index,
@@ -142,13 +150,15 @@ def build_index(
     documents: Sequence[Document],
     index_dir: Path,
     *,
-    embedder: Embedder,
+    embedder: Encoder,
+    executor: Executor = IN_PROCESS,
     chunking: ChunkingConfig | None = None,
     progress: bool = False,
     vector_index: str = "auto",
     sentence_vectors: bool | None = None,
 ) -> BuildReport:
-    """Write a new index version holding ``documents`` and make it the live one.
+    """Write a new index version holding ``documents`` and make it the live one; ``executor`` chunks them and
+    ``embedder`` embeds the passages (see ``ingest_paths``).
 
     ``sentence_vectors`` also embeds every sentence (about 1.7x the embedding work), so that answering scores
     sentences without running the model on them: what keeps answers fast in a large collection. None turns them
@@ -165,8 +175,17 @@ def build_index(
         version_dir = index_dir / f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         version_dir.mkdir()
         try:
+            passages_by_doc = chunk_documents(documents, chunking, executor)
             report = _write_version(
-                documents, version_dir, embedder, chunking, previous, progress, vector_index, sentence_vectors
+                documents,
+                passages_by_doc,
+                version_dir,
+                embedder,
+                chunking,
+                previous,
+                progress,
+                vector_index,
+                sentence_vectors,
             )
             switch_current(index_dir, version_dir)
         except (
@@ -184,10 +203,24 @@ def build_index(
     return report
 
 
+def chunk_documents(
+    documents: Sequence[Document], chunking: ChunkingConfig, executor: Executor = IN_PROCESS
+) -> list[list[Passage]]:
+    """Each document's passages, in order, chunked ``CHUNKING_BATCH`` documents per piece of work."""
+    batches = [documents[n : n + CHUNKING_BATCH] for n in range(0, len(documents), CHUNKING_BATCH)]
+    chunked = executor.map(functools.partial(_chunk_batch, chunking=chunking), batches)
+    return [passages for batch in chunked for passages in batch]
+
+
+def _chunk_batch(documents: Sequence[Document], *, chunking: ChunkingConfig) -> list[list[Passage]]:
+    return [chunk_document(doc, chunking) for doc in documents]
+
+
 def _write_version(
     documents: Sequence[Document],
+    passages_by_doc: Sequence[Sequence[Passage]],
     version_dir: Path,
-    embedder: Embedder,
+    embedder: Encoder,
     chunking: ChunkingConfig,
     previous: _ReusableIndex | None,
     progress: bool,
@@ -195,7 +228,6 @@ def _write_version(
     sentence_vectors: bool | None,
 ) -> BuildReport:
     hashes = [doc.content_hash for doc in documents]
-    passages_by_doc = [chunk_document(doc, chunking) for doc in documents]
     total = sum(len(p) for p in passages_by_doc)
     if sentence_vectors is None:
         sentence_vectors = total >= SENTENCE_VECTORS_FROM
@@ -290,7 +322,7 @@ def _write_sentence_vectors(
     hashes: Sequence[str],
     passages_by_doc: Sequence[Sequence[Passage]],
     version_dir: Path,
-    embedder: Embedder,
+    embedder: Encoder,
     previous: _ReusableIndex | None,
     progress: bool,
 ) -> list[dict[str, int]]:
@@ -330,7 +362,7 @@ def _embed_into(
     store: np.memmap[Any, Any],
     rows: list[int],
     texts: list[str],
-    embedder: Embedder,
+    embedder: Encoder,
     unit: str,
     progress: bool,
 ) -> None:

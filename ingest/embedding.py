@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,8 +22,24 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_NAMES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 PRECISIONS = ("float32", "int8")
+# what a GPU embeds passages at (ingest on a Ray cluster with GPUs): vectors still come back as float32
+GPU_PRECISION = "float16"
 
 Vectors = NDArray[np.float32]
+
+
+class Encoder(Protocol):
+    """What a build needs of a model: its name and dimension for the manifest, and the vectors of a list of
+    texts, in order, a batch at a time. ``Embedder`` is one; ``ingest.cluster.RayWorkers`` spreads the work over
+    a Ray cluster's actors."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_batches(self, texts: Sequence[str]) -> Iterator[Vectors]: ...
 
 
 def resolve_model_path(model: str) -> str:
@@ -44,7 +60,8 @@ class Embedder:
 
     ``precision="int8"`` quantizes the model's linear layers to 8-bit integers (PyTorch dynamic quantization, CPU
     only): about 2.5x faster per question and within a few thousandths of nDCG on SciFact, so it is meant for
-    encoding questions against an index whose passages were encoded at full precision.
+    encoding questions against an index whose passages were encoded at full precision. ``precision="float16"``
+    runs the model in half precision on a GPU (ingest on a cluster with GPUs, see ``ingest.cluster``).
 
     Example:
         >>> embedder = Embedder()
@@ -60,10 +77,12 @@ class Embedder:
         batch_size: int = 64,
         precision: str = "float32",
     ) -> None:
-        if precision not in PRECISIONS:
+        if precision not in (*PRECISIONS, GPU_PRECISION):
             raise IngestError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if precision == "int8" and device != "cpu":
             raise IngestError("int8 precision runs on the CPU only")
+        if precision == GPU_PRECISION and device == "cpu":
+            raise IngestError(f"{GPU_PRECISION} precision runs on a GPU only")
         # Never reach for the network: weights come from the installed package or a local folder.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -80,6 +99,8 @@ class Embedder:
             raise IngestError(f"cannot load embedding model {model!r}{hint}: {exc}") from exc
         if precision == "int8":
             self._model = _quantized(self._model)
+        elif precision == GPU_PRECISION:
+            self._model.half()
         self.name = model
         self.precision = precision
         self.batch_size = batch_size

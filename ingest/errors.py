@@ -21,6 +21,10 @@ class BadDocument(IngestError):
         self.source = source
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[BadDocument], tuple[str, str]]:
+        # pickled with its two arguments, not the message: a problem found in a worker process comes back whole
+        return (BadDocument, (self.source, self.reason))
+
 
 class IndexNotFound(IngestError):
     """The index directory holds no complete index."""

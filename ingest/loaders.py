@@ -7,6 +7,7 @@ be used raises :class:`BadDocument`; :func:`load_documents` collects those and g
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from markdown_it.token import Token
 
 from ingest.documents import Document, RawBlock, compose_document, normalize_text
 from ingest.errors import BadDocument
+from ingest.execution import IN_PROCESS, Executor
 from ingest.html import html_blocks
 
 logger = logging.getLogger(__name__)
@@ -54,8 +56,11 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_documents(paths: Sequence[Path], *, base_url: str | None = None) -> LoadResult:
-    """Load every supported file under ``paths`` (files or folders, walked in sorted order).
+def load_documents(
+    paths: Sequence[Path], *, base_url: str | None = None, executor: Executor = IN_PROCESS
+) -> LoadResult:
+    """Load every supported file under ``paths`` (files or folders, walked in sorted order); ``executor``
+    reads and parses the files (on a Ray cluster, one task a file, see ``ingest.cluster``).
 
     Document ids are paths relative to the folder given, without the suffix (``corpus/a/b.md`` -> ``a/b``);
     JSONL records keep their own ``id``. A duplicate id is reported and the later document skipped.
@@ -73,20 +78,9 @@ def load_documents(paths: Sequence[Path], *, base_url: str | None = None) -> Loa
     result = LoadResult()
     seen: dict[str, str] = {}
     unreachable: list[str] = []
-    for path, relative in _walk(paths, result.problems):
-        # a JSONL file holds many documents: only a file that is one document has an address of its own
-        page = None if path.suffix.lower() == ".jsonl" else relative.as_posix()
-        try:
-            documents = [
-                _with_web_address(item, page, base_url, unreachable) if isinstance(item, Document) else item
-                for item in read_file(path, relative.with_suffix("").as_posix())
-            ]
-        except BadDocument as problem:
-            result.problems.append(problem)
-            continue
-        except (OSError, MemoryError, RecursionError, ValueError) as exc:
-            result.problems.append(BadDocument(str(path), f"cannot be read ({exc})"))
-            continue
+    files = list(_walk(paths, result.problems))
+    for documents, unreachable_here in executor.map(functools.partial(_load_file, base_url=base_url), files):
+        unreachable.extend(unreachable_here)
         for item in documents:
             if isinstance(item, BadDocument):
                 result.problems.append(item)
@@ -103,6 +97,27 @@ def load_documents(paths: Sequence[Path], *, base_url: str | None = None) -> Loa
             f"{unreachable[0]}); their sources show without a link. --base-url gives them their public address."
         )
     return result
+
+
+def _load_file(
+    file: tuple[Path, Path], *, base_url: str | None
+) -> tuple[list[Document | BadDocument], list[str]]:
+    """One file's documents, or the problem that kept it out, and the addresses a reader could not open.
+    Picklable, so that an executor can read files in other processes (``load_documents``)."""
+    path, relative = file
+    unreachable: list[str] = []
+    # a JSONL file holds many documents: only a file that is one document has an address of its own
+    page = None if path.suffix.lower() == ".jsonl" else relative.as_posix()
+    try:
+        documents = [
+            _with_web_address(item, page, base_url, unreachable) if isinstance(item, Document) else item
+            for item in read_file(path, relative.with_suffix("").as_posix())
+        ]
+    except BadDocument as problem:
+        return [problem], []
+    except (OSError, MemoryError, RecursionError, ValueError) as exc:
+        return [BadDocument(str(path), f"cannot be read ({exc})")], []
+    return documents, unreachable
 
 
 def _with_web_address(

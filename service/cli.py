@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Config
 
 from ingest import PRECISIONS, ChunkingConfig, Embedder, IngestError, ingest_paths
 from ingest.crawl import CrawlOptions, is_url
+from ingest.embedding import Encoder
+from ingest.execution import IN_PROCESS, Executor
 from ingest.vector_search import KINDS
 from service.answering import Answer, Answerer, AnswerSettings
 from service.config import load_config
 from service.errors import ConfigError
 from service.retrieval import RetrievalWeights
+
+if TYPE_CHECKING:
+    from ingest.cluster import RayWorkers
 
 logger = logging.getLogger("citewell")
 
@@ -75,6 +82,18 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
             "--model",
             default=settings["MODEL"],
             help="sentence-transformers model name or folder (default: MODEL of the settings, %(default)s)",
+        )
+
+    def with_ray(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            type=_ray_address,
+            metavar="ADDRESS",
+            help=f"{what}: alone, a cluster started on this machine; 'auto' joins the one running here "
+            "(`ray start`), HOST:PORT or ray://HOST:PORT another (needs the cluster extra: "
+            "pip install 'citewell[cluster]')",
         )
 
     def with_sentence_vectors(sub: argparse.ArgumentParser, which: str) -> None:
@@ -138,6 +157,7 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         help="where these folders are published (e.g. https://docs.example.org/): each file's source links to "
         "its page there, instead of to a file:// address a reader cannot open",
     )
+    with_ray(ingest, "load, chunk and embed on a Ray cluster")
     with_index(ingest)
     ingest.set_defaults(run=_ingest)
 
@@ -204,9 +224,10 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         "bench",
         help="measure speed against the bare model cost",
         description="query: HTTP latency and throughput (locust) against bare encode+search; ingest: passages/s "
-        "against bare encoding; scale: the vector index at 100k-1M passages against exact search; soak: a "
-        "sustained run with an index swap; answers: whole answers from N passages (the index's documents "
-        "repeated) against one document. Figures print side by side, with their ratios.",
+        "against bare encoding (with --ray, also on a Ray cluster against the single-process build); scale: the "
+        "vector index at 100k-1M passages against exact search; soak: a sustained run with an index swap; "
+        "answers: whole answers from N passages (the index's documents repeated) against one document. Figures "
+        "print side by side, with their ratios.",
     )
     bench.add_argument(
         "what", choices=["query", "ingest", "crawl", "scale", "soak", "answers", "slow-clients"]
@@ -252,6 +273,7 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         default=300,
         help="slow-clients: a normal client's requests in each phase (default: %(default)s)",
     )
+    with_ray(bench, "ingest: also build on a Ray cluster, with 1 and 2 embedding actors")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
     bench.add_argument(
@@ -334,18 +356,25 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     except re.error as exc:
         raise ConfigError(f"--include/--exclude: not a regular expression ({exc})") from exc
-    embedder = Embedder(args.model)
-    report = ingest_paths(
-        paths,
-        args.index,
-        embedder=embedder,
-        progress=sys.stderr.isatty(),
-        vector_index=args.vector_index,
-        sentence_vectors=args.sentence_vectors,
-        base_url=base_url,
-        urls=urls,
-        crawl=crawl,
-    )
+    with contextlib.ExitStack() as stack:
+        if args.ray is None:
+            embedder: Encoder = Embedder(args.model)
+            executor: Executor = IN_PROCESS
+        else:
+            workers = stack.enter_context(ray_workers_class()(args.ray, model=args.model))
+            embedder = executor = workers
+        report = ingest_paths(
+            paths,
+            args.index,
+            embedder=embedder,
+            executor=executor,
+            progress=sys.stderr.isatty(),
+            vector_index=args.vector_index,
+            sentence_vectors=args.sentence_vectors,
+            base_url=base_url,
+            urls=urls,
+            crawl=crawl,
+        )
     if report.crawl_summary:
         print(report.crawl_summary, file=sys.stderr)
     for problem in report.problems:
@@ -360,6 +389,26 @@ def _ingest(args: argparse.Namespace) -> int:
         f"in {report.seconds:.1f}s -> {report.version_dir}"
     )
     return 0
+
+
+def _ray_address(value: str) -> str:
+    """An address for ``ray.init``; a path taken for one (``--ray docs/``) is refused, not sent to Ray."""
+    if not re.fullmatch(r"local|auto|(ray://)?[\w.\-]+:\d+", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a Ray address (auto, HOST:PORT or ray://HOST:PORT); put the paths before --ray"
+        )
+    return value
+
+
+def ray_workers_class() -> type[RayWorkers]:
+    """``ingest.cluster.RayWorkers``, imported only for --ray: without it, citewell never imports Ray."""
+    try:
+        from ingest.cluster import RayWorkers
+    except ImportError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "ray":
+            raise
+        raise ConfigError("--ray needs Ray, in the cluster extra: pip install 'citewell[cluster]'") from exc
+    return RayWorkers
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -406,7 +455,11 @@ def _bench(args: argparse.Namespace) -> int:
         ) from exc
 
     if args.what == "ingest":
-        ingest = benchmarks.bench_ingest(args.paths, sentence_vectors=args.sentence_vectors)
+        if args.ray is not None:
+            ray_workers_class()  # a missing Ray is one line now, not a traceback after the first builds
+        ingest = benchmarks.bench_ingest(
+            args.paths, sentence_vectors=args.sentence_vectors, ray_address=args.ray
+        )
         print(benchmarks.format_ingest(ingest))
         return 0
     if args.what == "crawl":

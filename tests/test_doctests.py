@@ -9,6 +9,7 @@ import pytest
 
 import ingest.chunking
 import ingest.documents
+import ingest.execution
 import ingest.html
 import ingest.lexical
 import service.measurement.quality
@@ -17,6 +18,7 @@ import service.measurement.ranking
 PURE_MODULES = [
     ingest.chunking,
     ingest.documents,
+    ingest.execution,
     ingest.html,
     ingest.lexical,
     service.measurement.quality,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,13 @@ def test_ingest_benchmark_compares_with_bare_encoding() -> None:
     output = citewell("bench", "ingest", str(CORPUS), "--sentence-vectors")
     assert "passages/s vs bare encode" in output and "peak memory" in output
     assert "with sentence vectors (" in output and "x the time of the build without" in output
+
+
+def test_ingest_benchmark_on_ray_compares_one_and_two_actors_with_the_single_process_build() -> None:
+    output = citewell("bench", "ingest", str(CORPUS), "--ray")
+    for actors in (1, 2):
+        assert re.search(rf"on Ray, {actors} actor\(s\) of \d+ CPU threads each: [\d.]+ passages/s", output)
+    assert output.count("ratio to the single-process build") == 2
 
 
 def test_scale_benchmark_measures_recall_latency_and_size(corpus_index_dir: Path) -> None:
