@@ -136,7 +136,9 @@ def test_a_backup_taken_while_the_log_is_written_holds_every_committed_question(
     assert log.flush()
     backed_up = QuestionLog(f"sqlite:///{tmp_path / 'backup.db'}")
     assert 50 <= backed_up.insight(1).total <= 60
-    assert {row["question"] for row in backed_up.questions(1, limit=100)} >= {f"question {n}" for n in range(50)}
+    assert {row["question"] for row in backed_up.questions(1, limit=100)} >= {
+        f"question {n}" for n in range(50)
+    }
 
 
 def test_normalize_question() -> None:
