@@ -478,15 +478,13 @@ def format_scale(results: Sequence[dict[str, float | str]]) -> str:
     return "\n".join(lines)
 
 
-class ReplayEmbedder(Embedder):
-    """Stands in for the model at ingest: a passage text of ``index`` gets its stored vector, moved by Gaussian
-    noise and renormalised, so repeated documents are near, not identical. Any other text (a sentence, for
-    sentence vectors) is encoded by the real model once, then replayed the same way."""
+class ReplayEmbedder:
+    """Stands in for the model at ingest (an ``ingest.embedding.Encoder``): a passage text of ``index`` gets its
+    stored vector, moved by Gaussian noise and renormalised, so repeated documents are near, not identical. Any
+    other text (a sentence, for sentence vectors) is encoded by the real model once, then replayed the same way."""
 
-    def __init__(self, index: Index, noise: float, seed: int = 3) -> None:  # no super(): no model to load
+    def __init__(self, index: Index, noise: float, seed: int = 3) -> None:
         self.name = index.model
-        self.precision = "float32"
-        self.batch_size = 4096
         self.dimension = int(index.vectors.shape[1])
         self._seeds = np.asarray(index.vectors, dtype=np.float32)
         self._rows = {
@@ -498,7 +496,11 @@ class ReplayEmbedder(Embedder):
         self._others: dict[str, Vectors] = {}
         self._real: Embedder | None = None
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
+    def encode_batches(self, texts: Sequence[str], chunk: int = 4096) -> Iterator[Vectors]:
+        for begin in range(0, len(texts), chunk):
+            yield self._replayed(texts[begin : begin + chunk])
+
+    def _replayed(self, texts: Sequence[str]) -> Vectors:
         unknown = list(dict.fromkeys(t for t in texts if t not in self._rows and t not in self._others))
         if unknown:
             self._real = self._real or Embedder(self.name)
