@@ -126,6 +126,15 @@ class HealthResponse(BaseModel):
     status: Literal["ok"]
 
 
+class AnswerCacheStats(BaseModel):
+    kind: Literal["memory", "redis"] = Field(
+        description="Where answers are cached: in this process, or in Redis, shared by every replica."
+    )
+    hits: int = Field(description="Answers this process took from the cache since it started.")
+    misses: int
+    errors: int = Field(description="Times the cache could not be reached; those answers went uncached.")
+
+
 class ReadyResponse(BaseModel):
     status: Literal["ready"]
     documents: int
@@ -137,6 +146,7 @@ class ReadyResponse(BaseModel):
         description="Whether the index holds sentence vectors (citewell ingest --sentence-vectors), so that "
         "answers read them instead of encoding sentences."
     )
+    answer_cache: AnswerCacheStats
 
 
 class ErrorDetail(BaseModel):

@@ -11,6 +11,7 @@ import ingest.chunking
 import ingest.documents
 import ingest.html
 import ingest.lexical
+import service.answer_cache
 import service.measurement.quality
 import service.measurement.ranking
 
@@ -19,6 +20,7 @@ PURE_MODULES = [
     ingest.documents,
     ingest.html,
     ingest.lexical,
+    service.answer_cache,
     service.measurement.quality,
     service.measurement.ranking,
 ]
