@@ -218,6 +218,12 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         help="query, answers: the question encoder's precision",
     )
     with_sentence_vectors(bench, "ingest, answers: ")
+    bench.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="soak: `citewell serve` processes over the one index, asked in turn (default: %(default)s)",
+    )
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
     bench.add_argument(
@@ -377,7 +383,11 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if args.what == "soak":
         soak = benchmarks.bench_soak(
-            args.paths, seconds=args.seconds, clients=8, questions=_bench_questions(args.questions)
+            args.paths,
+            seconds=args.seconds,
+            clients=8,
+            questions=_bench_questions(args.questions),
+            replicas=args.replicas,
         )
         print(benchmarks.format_soak(soak))
         print(json.dumps(soak))
