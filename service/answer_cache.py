@@ -87,7 +87,7 @@ class AnswerCache:
 
 
 class MemoryAnswerCache(AnswerCache):
-    """The most recently used answers of the current scope, in this process; ``size=0`` keeps none.
+    """The most recently used answers, in this process; ``size=0`` keeps none.
 
     Example:
         >>> cache = MemoryAnswerCache(size=2, seconds=60)
@@ -100,29 +100,26 @@ class MemoryAnswerCache(AnswerCache):
 
     def __init__(self, *, size: int, seconds: float) -> None:
         super().__init__(size=size, seconds=seconds)
-        self._scope = ""
-        self._entries: OrderedDict[AnswerKey, tuple[float, Answer]] = OrderedDict()
+        # an old index's answers are never read again: they go as the newest push them out, or expire
+        self._entries: OrderedDict[tuple[str, AnswerKey], tuple[float, Answer]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, scope: str, key: AnswerKey) -> Answer | None:
         with self._lock:
-            entry = self._entries.get(key) if scope == self._scope else None
+            entry = self._entries.get((scope, key))
             if entry is not None and entry[0] > time.monotonic():
-                self._entries.move_to_end(key)
+                self._entries.move_to_end((scope, key))
             else:
                 entry = None
-        self._count("hits" if entry else "misses")
-        return entry[1] if entry else None
+        self._count("misses" if entry is None else "hits")
+        return None if entry is None else entry[1]
 
     def put(self, scope: str, key: AnswerKey, answer: Answer) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            if scope != self._scope:  # a new index: the old one's answers go
-                self._scope = scope
-                self._entries.clear()
-            self._entries[key] = (time.monotonic() + self.seconds, answer)
-            self._entries.move_to_end(key)
+            self._entries[(scope, key)] = (time.monotonic() + self.seconds, answer)
+            self._entries.move_to_end((scope, key))
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
@@ -158,7 +155,7 @@ class RedisAnswerCache(AnswerCache):
             return None
         self._recovered()
         answer = _decoded(stored) if stored is not None else None
-        self._count("hits" if answer else "misses")
+        self._count("misses" if answer is None else "hits")
         return answer
 
     def put(self, scope: str, key: AnswerKey, answer: Answer) -> None:

@@ -132,7 +132,10 @@ class AnswerCacheStats(BaseModel):
     )
     hits: int = Field(description="Answers this process took from the cache since it started.")
     misses: int
-    errors: int = Field(description="Times the cache could not be reached; those answers went uncached.")
+    errors: int = Field(
+        description="Reads and writes of the cache that failed, or were skipped while it could not be reached: "
+        "those answers went uncached."
+    )
 
 
 class ReadyResponse(BaseModel):
