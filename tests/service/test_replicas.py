@@ -122,6 +122,28 @@ def test_the_question_log_works_on_postgresql(postgres_url: str) -> None:
     assert [row["question"] for row in log.questions(1, outcome="refused")][:1] == ["Who counts the votes?"]
 
 
+def test_replicas_starting_together_on_an_empty_database_create_its_tables_once(postgres_url: str) -> None:
+    """PostgreSQL refuses all but the first of concurrent CREATE TABLEs of one name; the others find the tables."""
+    server = postgres_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute("CREATE DATABASE started_together")
+    logs = [QuestionLog(f"{postgres_url.rsplit('/', 1)[0]}/started_together") for _ in range(4)]
+    failures: list[Exception] = []
+
+    def first_use(log: QuestionLog) -> None:
+        try:
+            log.engine.dispose()
+        except Exception as exc:
+            failures.append(exc)
+
+    starting = [threading.Thread(target=first_use, args=(log,)) for log in logs]
+    for thread in starting:
+        thread.start()
+    for thread in starting:
+        thread.join()
+    assert failures == []
+
+
 # --- two real replicas -------------------------------------------------------------------------------------------
 
 RATE_LIMIT = 4  # a minute, per client
