@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ingest import Embedder
 from service.access import charged_as_keyless, rate_limit_client
 from service.admin import admin
+from service.answer_cache import open_answer_cache
 from service.answering import AnswerSettings
 from service.api import api
 from service.config import load_config
@@ -73,7 +74,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
         settings,
         precision=app.config["QUERY_PRECISION"],
         reload_interval=float(app.config["RELOAD_INTERVAL"]),
-        cache_size=int(app.config["ANSWER_CACHE_SIZE"]),
+        cache=open_answer_cache(
+            str(app.config["ANSWER_CACHE_URI"]),
+            size=int(app.config["ANSWER_CACHE_SIZE"]),
+            seconds=float(app.config["ANSWER_CACHE_SECONDS"]),
+        ),
         embedder=embedder,
     )
     app.extensions["citewell"] = live

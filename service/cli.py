@@ -273,6 +273,12 @@ def _parser(settings: Config) -> argparse.ArgumentParser:
         default=300,
         help="slow-clients: a normal client's requests in each phase (default: %(default)s)",
     )
+    bench.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="soak: `citewell serve` processes over the one index, asked in turn (default: %(default)s)",
+    )
     with_ray(bench, "ingest: also build on a Ray cluster, with 1 and 2 embedding actors")
     bench.add_argument("--workers", type=int, default=1)
     bench.add_argument("--threads", type=int, default=int(settings["THREADS"]))
@@ -480,7 +486,11 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if args.what == "soak":
         soak = benchmarks.bench_soak(
-            args.paths, seconds=args.seconds, clients=8, questions=_bench_questions(args.questions)
+            args.paths,
+            seconds=args.seconds,
+            clients=8,
+            questions=_bench_questions(args.questions),
+            replicas=args.replicas,
         )
         print(benchmarks.format_soak(soak))
         print(json.dumps(soak))

@@ -78,8 +78,13 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_TOKEN": "",
     # example questions for the demo page when the documents carry none (a Markdown front matter's `examples:`)
     "EXAMPLE_QUESTIONS": [],
-    # answers kept per process for repeated questions (the widget's example questions); 0 turns the cache off
+    # answers kept for repeated questions (the widget's example questions): per process, or per index version in
+    # Redis; 0 turns the cache off
     "ANSWER_CACHE_SIZE": 1024,
+    # where cached answers live: "" in each process, "redis://host:6379/1" shared by every worker and replica
+    "ANSWER_CACHE_URI": "",
+    # how long a cached answer is kept (a new index is never answered from an old one's cache, whatever this is)
+    "ANSWER_CACHE_SECONDS": 3600,
     # torch threads per `citewell serve` worker; one model call runs at a time in each (see README Benchmarks)
     "TORCH_THREADS": 1,
     # how often (seconds) to look for a newly built index; 0 turns automatic reloading off
@@ -88,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
 
 CONFIG_FILE_VARIABLE = "CITEWELL_CONFIG"
 MIN_ADMIN_TOKEN_CHARS = 24
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> None:
@@ -113,6 +119,11 @@ def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> N
         raise ConfigError(
             f"ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_CHARS} characters; make one with "
             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    if config["ANSWER_CACHE_URI"] and not str(config["ANSWER_CACHE_URI"]).startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"ANSWER_CACHE_URI must be empty (each process keeps its own answers) or a Redis URL "
+            f"({', '.join(REDIS_SCHEMES)}...), not {str(config['ANSWER_CACHE_URI']).split('://')[0]!r}"
         )
     if config["QUERY_PRECISION"] not in PRECISIONS:
         raise ConfigError(

@@ -38,6 +38,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 
 from service.answering import Answer
 
@@ -191,7 +192,11 @@ class QuestionLog:
                 engine = create_engine(self.url, pool_pre_ping=True)
                 if engine.dialect.name == "sqlite":
                     event.listen(engine, "connect", _sqlite_pragmas)
-                metadata.create_all(engine)
+                try:
+                    _create_tables(engine)
+                except Exception:
+                    engine.dispose()  # its connection closes now, not whenever the garbage collector finds it
+                    raise
                 self._engine = engine
             return self._engine
 
@@ -426,6 +431,15 @@ class QuestionLog:
             dropped=int(dropped),
             thumbs_down_total=int(thumbs_down_total),
         )
+
+
+def _create_tables(engine: Engine) -> None:
+    """The log's tables, where missing. Replicas that start together on an empty database race to create them,
+    and PostgreSQL refuses all but the first (a duplicate type name): the others then find them made."""
+    try:
+        metadata.create_all(engine)
+    except DBAPIError:
+        metadata.create_all(engine)
 
 
 def _ask_row(record: AskRecord) -> dict[str, Any]:

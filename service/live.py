@@ -7,41 +7,37 @@ fails to load is logged and the previous one keeps serving.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import Embedder, IngestError
 from ingest.index import current_version
+from service.answer_cache import AnswerCache, AnswerKey, MemoryAnswerCache
 from service.answering import Answer, Answerer, AnswerSettings
+from service.config import DEFAULTS
 from service.errors import NotReady
 
 logger = logging.getLogger(__name__)
 
 
-History = tuple[tuple[str, str], ...]
-
-
 @dataclass(frozen=True)
 class Loaded:
-    """One loaded index with its answerer and a cache of its answers (it goes when the index is replaced)."""
+    """One loaded index with its answerer and the scope of its cached answers: its version and the settings that
+    shape answers, so neither a new index nor another setting is ever answered from the cache of the old."""
 
     answerer: Answerer
     version_dir: Path
-    cached_ask: Callable[[str, History, int], Answer]
+    cache_scope: str
 
 
-def _cached(answerer: Answerer, size: int) -> Callable[[str, History, int], Answer]:
-    def ask(question: str, history: History, top_k: int) -> Answer:
-        turns = [{"role": role, "content": content} for role, content in history]
-        return answerer.ask(question, history=turns, top_k=top_k)
-
-    # answers are frozen values, so one can be handed to every request that asks the same thing
-    return functools.lru_cache(maxsize=size)(ask) if size > 0 else ask
+def cache_scope(answerer: Answerer) -> str:
+    shaping = f"{answerer.index.model}|{answerer.retriever.embedder.precision}|{answerer.settings!r}"
+    return f"{answerer.index.version_dir.name}.{hashlib.sha256(shaping.encode()).hexdigest()[:12]}"
 
 
 class LiveAnswerer:
@@ -63,7 +59,7 @@ class LiveAnswerer:
         *,
         precision: str = "float32",
         reload_interval: float = 2.0,
-        cache_size: int = 1024,
+        cache: AnswerCache | None = None,
         embedder: Embedder | None = None,
     ) -> None:
         self.index_dir = index_dir
@@ -71,7 +67,9 @@ class LiveAnswerer:
         self.precision = precision
         self.settings = settings or AnswerSettings()
         self.reload_interval = reload_interval
-        self.cache_size = cache_size
+        self.cache = cache or MemoryAnswerCache(
+            size=DEFAULTS["ANSWER_CACHE_SIZE"], seconds=DEFAULTS["ANSWER_CACHE_SECONDS"]
+        )
         self._embedder = embedder
         self._loaded: Loaded | None = None
         self._problem: str = "the index is loading"
@@ -89,7 +87,13 @@ class LiveAnswerer:
         loaded = self._loaded
         if loaded is None:
             raise NotReady(self._problem)
-        return loaded.cached_ask(question, tuple((t["role"], t["content"]) for t in history), top_k)
+        key: AnswerKey = (question, tuple((t["role"], t["content"]) for t in history), top_k)
+        answer = self.cache.get(loaded.cache_scope, key)
+        if answer is None:
+            # answers are frozen values, so one can be handed to every request that asks the same thing
+            answer = loaded.answerer.ask(question, history=history, top_k=top_k)
+            self.cache.put(loaded.cache_scope, key, answer)
+        return answer
 
     def get(self) -> Answerer:
         loaded = self._loaded
@@ -112,6 +116,7 @@ class LiveAnswerer:
             "model": index.model,
             "query_precision": loaded.answerer.retriever.embedder.precision,
             "sentence_vectors": index.sentence_vectors is not None,
+            "answer_cache": self.cache.stats(),
         }
 
     def _run(self) -> None:
@@ -155,7 +160,7 @@ class LiveAnswerer:
             return
         index = answerer.index
         answerer.ask("What does this collection cover?")  # warm up, so the first visitor does not wait for it
-        self._loaded = Loaded(answerer, index.version_dir, _cached(answerer, self.cache_size))
+        self._loaded = Loaded(answerer, index.version_dir, cache_scope(answerer))
         self._failed_version = None
         self._ready.set()
         counts = index.counts()

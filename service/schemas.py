@@ -170,6 +170,18 @@ class HealthResponse(BaseModel):
     status: Literal["ok"]
 
 
+class AnswerCacheStats(BaseModel):
+    kind: Literal["memory", "redis"] = Field(
+        description="Where answers are cached: in this process, or in Redis, shared by every replica."
+    )
+    hits: int = Field(description="Answers this process took from the cache since it started.")
+    misses: int
+    errors: int = Field(
+        description="Reads and writes of the cache that failed, or were skipped while it could not be reached: "
+        "those answers went uncached."
+    )
+
+
 class ReadyResponse(BaseModel):
     status: Literal["ready"]
     documents: int
@@ -181,6 +193,7 @@ class ReadyResponse(BaseModel):
         description="Whether the index holds sentence vectors (citewell ingest --sentence-vectors), so that "
         "answers read them instead of encoding sentences."
     )
+    answer_cache: AnswerCacheStats
 
 
 class ErrorDetail(BaseModel):

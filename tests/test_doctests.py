@@ -12,6 +12,7 @@ import ingest.documents
 import ingest.execution
 import ingest.html
 import ingest.lexical
+import service.answer_cache
 import service.measurement.quality
 import service.measurement.ranking
 
@@ -21,6 +22,7 @@ PURE_MODULES = [
     ingest.execution,
     ingest.html,
     ingest.lexical,
+    service.answer_cache,
     service.measurement.quality,
     service.measurement.ranking,
 ]

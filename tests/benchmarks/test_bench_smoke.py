@@ -67,12 +67,18 @@ def test_scale_benchmark_measures_recall_latency_and_size(corpus_index_dir: Path
     assert 300 < result["bytes_per_vector"] < 1200  # 8-bit codes: about a quarter of 4 x 384 bytes
 
 
-def test_soak_benchmark_swaps_the_index_under_load_without_failures() -> None:
-    output = citewell("bench", "soak", str(CORPUS), "--seconds", "8")
+def test_soak_benchmark_swaps_the_index_under_two_replicas_without_failures() -> None:
+    """Two `citewell serve` over one index directory, asked in turn; the index rebuilt halfway is what both serve
+    when the load ends, and no request failed."""
+    output = citewell("bench", "soak", str(CORPUS), "--seconds", "16", "--replicas", "2")
+    assert "by replica" in output and "2 of 2 replicas serve the new version" in output
     result = json.loads(output.strip().splitlines()[-1])
-    assert result["requests"] > 0
     assert result["failures"] == 0
-    assert result["index_swapped"] is True
+    assert result["index_swapped"] is True and result["replicas_swapped"] == 2
+    assert len(result["requests_by_replica"]) == 2 and all(
+        n > 0 for n in result["requests_by_replica"].values()
+    )
+    assert sum(result["requests_by_replica"].values()) == result["requests"]
     assert result["rss_max_mb"] > 0
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from flask.testing import FlaskClient
 
@@ -19,6 +20,7 @@ from ingest import Embedder
 
 CITEWELL = Path(sys.executable).parent / "citewell"
 ADMIN_TOKEN = "test-admin-token-of-24-chars+"
+REDIS_SERVER = Path("/usr/bin/redis-server")
 
 
 def ready_client(index_dir: Path, embedder: Embedder, **settings: object) -> FlaskClient:
@@ -122,3 +124,41 @@ def server(corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's redis-server (installed by `make test`) on a free loopback port, stopped after."""
+    if not REDIS_SERVER.exists():
+        pytest.fail("redis-server is missing: `make test` installs it")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            str(REDIS_SERVER),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if redis.Redis.from_url(url).ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +11,9 @@ from ingest import Embedder
 from service import create_app
 from service.errors import ConfigError
 
-from .conftest import ADMIN_TOKEN, free_port, ready_client
+from .conftest import ADMIN_TOKEN, ready_client
 
 QUESTION = {"question": "Who oversees elections?"}
-REDIS_SERVER = Path("/usr/bin/redis-server")
 
 
 def test_a_forged_origin_gets_only_the_keyless_budget(corpus_index_dir: Path, embedder: Embedder) -> None:
@@ -61,44 +57,6 @@ def test_admin_locks_out_an_address_after_ten_wrong_passwords(
 def test_a_short_admin_token_refuses_to_start(corpus_index_dir: Path, token: str) -> None:
     with pytest.raises(ConfigError, match="at least 24 characters"):
         create_app({"INDEX": str(corpus_index_dir), "ADMIN_TOKEN": token})
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's redis-server (installed by `make test`) on a free loopback port, stopped after."""
-    if not REDIS_SERVER.exists():
-        pytest.fail("redis-server is missing: `make test` installs it")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [
-            str(REDIS_SERVER),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if redis.Redis.from_url(url).ping():
-                    break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_workers_share_one_rate_limit_through_redis(

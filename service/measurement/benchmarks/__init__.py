@@ -7,7 +7,7 @@
   a Ray address, also the same build on that cluster with 1 and 2 embedding actors, against the single-process
   build.
 - ``soak``: a sustained run at saturation with the index rebuilt and swapped in halfway: failed requests and
-  the worker's resident memory over time.
+  the worker's resident memory over time; with several replicas over one index, requests take turns among them.
 - ``scale``: recall@10 against exact search, search latency, bytes per vector and build time of the vector index
   at 100,000 and 1,000,000 passages (real passage vectors repeated with Gaussian noise and renormalised).
 - ``answers``: whole answers (hybrid retrieval, sentence scoring, quotes) from a collection of N passages against
@@ -195,11 +195,12 @@ class Server:
         self.process.wait(60)
 
 
-def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> dict[str, float]:
-    """A locust run with ``clients`` users asking back to back; the percentiles of its aggregated row."""
+def http_load(urls: Sequence[str], questions_file: Path, clients: int, seconds: float) -> dict[str, Any]:
+    """A locust run with ``clients`` users asking back to back, each request to the next of ``urls`` (replicas of
+    one service) in turn; the percentiles of its aggregated row, and with several URLs the requests each got."""
     with tempfile.TemporaryDirectory() as folder:
         prefix = Path(folder) / "run"
-        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url]
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", urls[0]]
         command += ["-u", str(clients), "-r", str(clients), "-t", f"{max(1, round(seconds))}s"]
         command += [
             "--csv",
@@ -210,17 +211,16 @@ def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> d
             "--exit-code-on-error",
             "0",
         ]
-        run = subprocess.run(
-            command,
-            env={**os.environ, "CITEWELL_BENCH_QUESTIONS": str(questions_file)},
-            capture_output=True,
-            text=True,
-        )
+        env = {**os.environ, "CITEWELL_BENCH_QUESTIONS": str(questions_file)}
+        if len(urls) > 1:
+            env["CITEWELL_BENCH_REPLICAS"] = ",".join(urls)
+        run = subprocess.run(command, env=env, capture_output=True, text=True)
         if run.returncode != 0:
             raise RuntimeError(f"locust failed ({run.returncode}): {run.stderr[-2000:]}")
         with (prefix.parent / "run_stats.csv").open(encoding="utf-8") as handle:
-            row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    return {
+            rows = {r["Name"]: r for r in csv.DictReader(handle)}
+    row = rows["Aggregated"]
+    result: dict[str, Any] = {
         "requests": float(row["Request Count"]),
         "failures": float(row["Failure Count"]),
         "p50_ms": float(row["50%"]),
@@ -228,6 +228,12 @@ def http_load(url: str, questions_file: Path, clients: int, seconds: float) -> d
         "p99_ms": float(row["99%"]),
         "per_s": float(row["Requests/s"]),
     }
+    if len(urls) > 1:  # the locustfile names each replica's requests by its URL
+        result["requests_by_replica"] = {
+            url: float(rows[f"{url}/api/ask"]["Request Count"]) if f"{url}/api/ask" in rows else 0.0
+            for url in urls
+        }
+    return result
 
 
 def paired_overhead(
@@ -267,8 +273,8 @@ def bench_query(
     )
     try:
         result["startup_s"] = server.wait_ready()
-        http_load(server.url, Path(handle.name), 1, 2)  # warm up every path once
-        result["http"] = {n: http_load(server.url, Path(handle.name), n, seconds) for n in clients}
+        http_load([server.url], Path(handle.name), 1, 2)  # warm up every path once
+        result["http"] = {n: http_load([server.url], Path(handle.name), n, seconds) for n in clients}
         result["paired"] = paired_overhead(server.url, index_dir, questions, rounds, precision, torch_threads)
     finally:
         server.stop()
@@ -610,43 +616,65 @@ def format_answers(result: dict[str, Any]) -> str:
 
 
 def bench_soak(
-    corpus: Sequence[Path], *, seconds: float = 300, clients: int = 8, questions: Sequence[str]
+    corpus: Sequence[Path],
+    *,
+    seconds: float = 300,
+    clients: int = 8,
+    questions: Sequence[str],
+    replicas: int = 1,
 ) -> dict[str, Any]:
-    """A sustained run at saturation: failures, the worker's resident memory over time, and an index rebuilt and
-    swapped in halfway through (a new version of the same documents)."""
+    """A sustained run at saturation: failures, a worker's resident memory over time, and an index rebuilt and
+    swapped in halfway through (a new version of the same documents). With several ``replicas`` (`citewell serve`
+    processes over the one index directory) requests take turns among them, and each must swap."""
     with tempfile.TemporaryDirectory() as folder:
         index_dir = Path(folder) / "index"
         embedder = Embedder()
         ingest_paths(corpus, index_dir, embedder=embedder)
         questions_file = Path(folder) / "questions.txt"
         questions_file.write_text("\n".join(questions), encoding="utf-8")
-        server = Server(index_dir)
-        server.wait_ready()
-        samples: list[tuple[float, float]] = []
-        result: dict[str, Any] = {}
+        servers = [Server(index_dir) for _ in range(replicas)]
+        try:
+            for server in servers:
+                server.wait_ready()
+            samples: list[tuple[float, float]] = []
+            result: dict[str, Any] = {"replicas": replicas}
 
-        def run_load() -> None:
-            result.update(http_load(server.url, questions_file, clients, seconds))
+            def run_load() -> None:
+                result.update(http_load([server.url for server in servers], questions_file, clients, seconds))
 
-        load = threading.Thread(target=run_load)
-        began = time.monotonic()
-        load.start()
-        swapped = False
-        while load.is_alive():
-            elapsed = time.monotonic() - began
-            samples.append((elapsed, sum(rss_mb(pid) for pid in child_pids(server.process.pid))))
-            if not swapped and elapsed > seconds / 2:
-                version = current_version(index_dir)
-                build_index(load_documents(corpus).documents, index_dir, embedder=embedder)
-                swapped = current_version(index_dir) != version
-            time.sleep(min(5.0, max(seconds / 20, 0.5)))
-        load.join()
-        server.stop()
+            load = threading.Thread(target=run_load)
+            began = time.monotonic()
+            load.start()
+            new_version: Path | None = None
+            while load.is_alive():
+                elapsed = time.monotonic() - began
+                # a replica's memory: its workers', the mean over the replicas
+                memory = [sum(rss_mb(pid) for pid in child_pids(s.process.pid)) for s in servers]
+                samples.append((elapsed, sum(memory) / len(memory)))
+                if new_version is None and elapsed > seconds / 2:
+                    version = current_version(index_dir)
+                    build_index(load_documents(corpus).documents, index_dir, embedder=embedder)
+                    new_version = (
+                        current_version(index_dir) if current_version(index_dir) != version else None
+                    )
+                time.sleep(min(5.0, max(seconds / 20, 0.5)))
+            load.join()
+            # the replicas that serve the new version now (each finds it within RELOAD_INTERVAL)
+            swapped = [
+                new_version is not None
+                and requests.get(server.url + "/api/ready", timeout=5).json().get("version")
+                == new_version.name
+                for server in servers
+            ]
+        finally:
+            for server in servers:
+                server.stop()
     times, rss = np.array([t for t, _ in samples]), np.array([mb for _, mb in samples])
     half = len(rss) // 2
     result.update(
         {
-            "index_swapped": swapped,
+            "index_swapped": all(swapped),
+            "replicas_swapped": sum(swapped),
             "rss_first_mb": float(rss[0]),
             "rss_max_mb": float(rss.max()),
             "rss_last_mb": float(rss[-1]),
@@ -674,10 +702,15 @@ def rss_mb(pid: int) -> float:
 
 
 def format_soak(result: dict[str, Any]) -> str:
+    replicas = result["replicas"]
+    spread = ""
+    if replicas > 1:
+        spread = f" ({', '.join(f'{n:.0f}' for n in result['requests_by_replica'].values())} by replica)"
     return (
-        f"{result['requests']:.0f} requests in the run, {result['failures']:.0f} failed, {result['per_s']:.1f}/s, "
-        f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms; index swapped mid-run: "
-        f"{result['index_swapped']}; worker memory {result['rss_first_mb']:.0f} MB at start, "
+        f"{result['requests']:.0f} requests in the run{spread}, {result['failures']:.0f} failed, "
+        f"{result['per_s']:.1f}/s, p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms; index swapped "
+        f"mid-run: {result['index_swapped']} ({result['replicas_swapped']} of {replicas} replicas serve the new "
+        f"version); {'a replica' if replicas > 1 else 'worker'} memory {result['rss_first_mb']:.0f} MB at start, "
         f"{result['rss_max_mb']:.0f} MB max, {result['rss_last_mb']:.0f} MB at the end, "
         f"trend over the second half {result['rss_slope_mb_per_min']:+.1f} MB/min"
     )

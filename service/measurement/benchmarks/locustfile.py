@@ -1,7 +1,8 @@
 """The load `citewell bench query` puts on a running service: users asking the benchmark questions back to back.
 
 Run by the benchmark as `locust -f locustfile.py --headless ...`; CITEWELL_BENCH_QUESTIONS names a file with one
-question per line.
+question per line; CITEWELL_BENCH_REPLICAS, when set, the replicas' URLs (comma-separated), which requests take in
+turn, each replica's named by its URL in the statistics.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _QUESTIONS = [
     if line.strip()
 ]
 _NEXT = itertools.cycle(range(len(_QUESTIONS)))
+# "" is the --host itself
+_REPLICAS = itertools.cycle(os.environ.get("CITEWELL_BENCH_REPLICAS", "").split(","))
 
 
 class Asker(FastHttpUser):
@@ -26,6 +29,7 @@ class Asker(FastHttpUser):
     @task
     def ask(self) -> None:
         question = _QUESTIONS[next(_NEXT)]
-        with self.client.post("/api/ask", json={"question": question}, catch_response=True) as response:
+        url = next(_REPLICAS) + "/api/ask"
+        with self.client.post(url, name=url, json={"question": question}, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
