@@ -4,6 +4,7 @@ data, indexed once with the real model and asked the questions of its question f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,20 @@ def test_a_code_example_is_quoted_with_the_sentence_that_introduces_it(answerer:
     [code] = first.code
     assert first.text[code.start : code.end] == "DROP TABLE tablename;"
     assert code.end == len(first.text) and code.start > first.highlights[-1].end
+
+
+def test_a_why_question_highlights_the_reason_not_the_fact(answerer: Answerer) -> None:
+    """The model places the sentence that states a rule ("...cannot be used in the WHERE clause") and the one
+    that says why ("...because the WHERE clause determines...") next to each other; "why" asks for the second."""
+    question = (
+        "I tried SELECT city FROM weather WHERE temp_lo = max(temp_lo) to find the city with the highest low "
+        "temperature and it fails. Why can't an aggregate go in WHERE?"
+    )
+    reason = "it has to be evaluated before aggregate functions are computed"
+    answer = answerer.ask(question)
+    assert answer.answered and reason in " ".join(answer.answer.split())
+    without_kind = Answerer(answerer.retriever, replace(answerer.settings, answer_kind=0.0))
+    assert reason not in " ".join(without_kind.ask(question).answer.split())
 
 
 class CountingEmbedder:
