@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -81,6 +82,14 @@ _ANSWER_KINDS = (
 _EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
 _PROSE_REACH = 3
+
+
+class Turn(NamedTuple):
+    """One earlier turn of a conversation (``role`` "user" or "assistant"). A tuple, so that a conversation is
+    hashable and can key a cache as it is."""
+
+    role: str
+    content: str
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ class Answerer:
         self.settings = settings or AnswerSettings()
         self._span_vectors = _VectorCache(retriever.embedder.encode)
 
-    def ask(self, question: str, history: Sequence[Mapping[str, str]] = (), top_k: int = 3) -> Answer:
+    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int = 3) -> Answer:
         settings = self.settings
         windows = max(top_k * settings.windows_per_passage, settings.min_windows)
         scored = min(windows, settings.max_scored_windows)
@@ -521,13 +530,11 @@ def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: S
     return any(d == doc_id and s < span[1] and span[0] < e for d, s, e in taken)
 
 
-def resolve_query(question: str, history: Sequence[Mapping[str, str]]) -> str:
+def resolve_query(question: str, history: Sequence[Turn]) -> str:
     """The question to search for: a short question that leans on the conversation borrows the previous
     question's words; a question that stands on its own is left alone."""
     question = question.strip()
-    earlier = [
-        turn.get("content", "") for turn in history if turn.get("role") == "user" and turn.get("content")
-    ]
+    earlier = [turn.content for turn in history if turn.role == "user" and turn.content]
     if not earlier:
         return question
     words = [w.casefold() for w in _WORD.findall(question)]

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 from service.access import may_ask
+from service.answering import Turn
 from service.errors import CODES, RETRY_WHILE_LOADING, error_response
 from service.insight import AskRecord, FeedbackRecord
 from service.live import LiveAnswerer
@@ -64,7 +65,7 @@ def live_answerer() -> LiveAnswerer:
     security=[{}, {"bearer": []}, {"apiKey": []}],
 )
 def ask(body: AskRequest) -> Response:
-    history = [turn.model_dump() for turn in body.history]
+    history = [Turn(turn.role, turn.content) for turn in body.history]
     started = time.perf_counter()
     answer = live_answerer().ask(body.question.strip(), history=history, top_k=body.top_k)
     latency_ms = (time.perf_counter() - started) * 1000

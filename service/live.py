@@ -11,14 +11,14 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import Embedder, IngestError
 from ingest.index import current_version
 from service.answer_cache import AnswerCache, AnswerKey, MemoryAnswerCache
-from service.answering import Answer, Answerer, AnswerSettings
+from service.answering import Answer, Answerer, AnswerSettings, Turn
 from service.config import DEFAULTS
 from service.errors import NotReady
 
@@ -82,12 +82,12 @@ class LiveAnswerer:
             self._thread = threading.Thread(target=self._run, name="citewell-index", daemon=True)
             self._thread.start()
 
-    def ask(self, question: str, history: Sequence[Mapping[str, str]] = (), top_k: int = 3) -> Answer:
+    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int = 3) -> Answer:
         """Answer with the current index; a question asked before (same history, same top_k) comes from the cache."""
         loaded = self._loaded
         if loaded is None:
             raise NotReady(self._problem)
-        key: AnswerKey = (question, tuple((t["role"], t["content"]) for t in history), top_k)
+        key: AnswerKey = (question, tuple(history), top_k)
         answer = self.cache.get(loaded.cache_scope, key)
         if answer is None:
             # answers are frozen values, so one can be handed to every request that asks the same thing

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingest import ChunkingConfig, Embedder, build_index
 from ingest.documents import RawBlock, compose_document
-from service.answering import Answerer, AnswerSettings
+from service.answering import Answerer, AnswerSettings, Turn
 from service.measurement.cache import cached_index, ingest_every_document
 from service.measurement.calibration import Report, calibration_questions, confidences, refusal_tradeoff
 from service.measurement.datasets import read_beir, read_question_file, read_squad, sample
@@ -53,7 +53,8 @@ def evaluate_questions(
     rows = read_question_file(path)
     results = []
     for row in rows:
-        answer = answerer.ask(row["question"], row.get("history") or [])
+        history = [Turn(turn["role"], turn["content"]) for turn in row.get("history") or []]
+        answer = answerer.ask(row["question"], history)
         expect: str | list[str] = row.get("expect") or ""
         texts = [p.text for p in answer.passages]
         results.append(

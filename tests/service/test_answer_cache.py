@@ -19,7 +19,7 @@ from service.answer_cache import (
     RedisAnswerCache,
     open_answer_cache,
 )
-from service.answering import Answer, Answerer
+from service.answering import Answer, Answerer, Turn
 from service.errors import ConfigError
 from service.retrieval import Retriever
 
@@ -33,7 +33,7 @@ def answers(corpus_index: Index, embedder: Embedder) -> list[Answer]:
     """A real answer (passages, highlights, a confidence), a refusal (topics, a message), and a follow-up's."""
     answerer = Answerer(Retriever(corpus_index, embedder))
     first = answerer.ask(KEY[0])
-    follow_up = answerer.ask("Which agency did that?", history=[{"role": "user", "content": KEY[0]}])
+    follow_up = answerer.ask("Which agency did that?", history=[Turn("user", KEY[0])])
     refusal = answerer.ask("What is the boiling point of tungsten?")
     assert first.answered and not refusal.answered and refusal.topics
     return [first, follow_up, refusal]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ingest import Embedder, IncompatibleIndex, Index
-from service.answering import Answer, Answerer
+from service.answering import Answer, Answerer, Turn
 from service.measurement.datasets import read_question_file
 from service.retrieval import Retriever
 from service.schemas import AskResponse
@@ -147,8 +147,8 @@ def test_refusal_names_the_nearest_topics(answerer: Answerer) -> None:
 
 def test_follow_up_uses_history_and_standalone_ignores_it(answerer: Answerer, corpus_index: Index) -> None:
     history = [
-        {"role": "user", "content": "What did DHS do in January 2017?"},
-        {"role": "assistant", "content": "It designated election infrastructure as critical infrastructure."},
+        Turn("user", "What did DHS do in January 2017?"),
+        Turn("assistant", "It designated election infrastructure as critical infrastructure."),
     ]
     follow_up = answerer.ask("Which agency did that?", history)
     assert_contract(follow_up, corpus_index)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from service.answering import resolve_query
+from service.answering import Turn, resolve_query
 
 PREVIOUS = [
-    {"role": "user", "content": "What did DHS do in January 2017?"},
-    {"role": "assistant", "content": "It designated election infrastructure as critical infrastructure."},
+    Turn("user", "What did DHS do in January 2017?"),
+    Turn("assistant", "It designated election infrastructure as critical infrastructure."),
 ]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest import DEFAULT_MODEL, Embedder
+from service.answering import Turn
 from service.errors import NotReady
 from service.live import LiveAnswerer
 
@@ -26,8 +27,8 @@ def test_repeated_questions_come_from_the_cache(corpus_index_dir: Path, embedder
     assert again is first
     assert live.ask(question, top_k=5) is not first
     history = [
-        {"role": "user", "content": "What did DHS do?"},
-        {"role": "assistant", "content": first.answer},
+        Turn("user", "What did DHS do?"),
+        Turn("assistant", first.answer),
     ]
     assert live.ask(question, history=history) is not first
     assert live.ask(question, history=history) is live.ask(question, history=history)
