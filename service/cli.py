@@ -454,7 +454,7 @@ def _bench(args: argparse.Namespace) -> int:
     import json
 
     try:
-        from service.measurement import benchmarks
+        import service.measurement.benchmarks.harness  # noqa: F401 # needs the bench extra's requests
     except ImportError as exc:  # a production install has no load-testing tools
         raise ConfigError(
             f"citewell bench needs the bench extra ({exc.name} is missing): pip install 'citewell[bench]'"
@@ -463,10 +463,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.what == "ingest":
         if args.ray is not None:
             ray_workers_class()  # a missing Ray is one line now, not a traceback after the first builds
-        ingest = benchmarks.bench_ingest(
-            args.paths, sentence_vectors=args.sentence_vectors, ray_address=args.ray
-        )
-        print(benchmarks.format_ingest(ingest))
+        from service.measurement.benchmarks.ingest import bench_ingest, format_ingest
+
+        ingest = bench_ingest(args.paths, sentence_vectors=args.sentence_vectors, ray_address=args.ray)
+        print(format_ingest(ingest))
         return 0
     if args.what == "crawl":
         from service.measurement.benchmarks.crawl import bench_crawl, format_crawl
@@ -485,34 +485,42 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(slow))
         return 0
     if args.what == "soak":
-        soak = benchmarks.bench_soak(
+        from service.measurement.benchmarks.soak import bench_soak, format_soak
+
+        soak = bench_soak(
             args.paths,
             seconds=args.seconds,
             clients=8,
             questions=_bench_questions(args.questions),
             replicas=args.replicas,
         )
-        print(benchmarks.format_soak(soak))
+        print(format_soak(soak))
         print(json.dumps(soak))
         return 0
     if args.what == "answers":
+        from service.measurement.benchmarks.answers import bench_answers, format_answers
+
         questions = _bench_questions(args.questions)
         counts = [int(n) for n in args.counts.split(",")]
-        for answers in benchmarks.bench_answers(
+        for answers in bench_answers(
             args.index, counts, questions, kind=args.vector_index, precision=args.query_precision,
             sentence_vectors=args.sentence_vectors,
         ):  # fmt: skip
-            print(benchmarks.format_answers(answers))
+            print(format_answers(answers))
             print(json.dumps(answers))
         return 0
     if args.what == "scale":
+        from service.measurement.benchmarks.scale import bench_scale, format_scale
+
         counts = [int(n) for n in args.counts.split(",")]
-        scale = benchmarks.bench_scale(args.index, counts, kind=args.vector_index)
-        print(benchmarks.format_scale(scale))
+        scale = bench_scale(args.index, counts, kind=args.vector_index)
+        print(format_scale(scale))
         print(json.dumps(scale))
         return 0
+    from service.measurement.benchmarks.query import bench_query, format_query
+
     questions = _bench_questions(args.questions)
-    result = benchmarks.bench_query(
+    result = bench_query(
         args.index,
         questions,
         clients=[int(n) for n in args.clients.split(",")],
@@ -522,7 +530,7 @@ def _bench(args: argparse.Namespace) -> int:
         precision=args.query_precision,
         torch_threads=args.torch_threads,
     )
-    print(benchmarks.format_query(result))
+    print(format_query(result))
     print(json.dumps(result))
     return 0
 

@@ -19,7 +19,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.openapi import from_url
 
-from service.measurement.benchmarks import child_pids, rss_mb
+from service.measurement.benchmarks.harness import child_pids, rss_mb
 
 from .conftest import ServerProcess
 

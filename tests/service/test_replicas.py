@@ -27,7 +27,7 @@ import requests
 from ingest import Embedder, build_index, load_documents
 from ingest.index import current_version
 from service.insight import AskRecord, QuestionLog
-from service.measurement.benchmarks import child_pids
+from service.measurement.benchmarks.harness import child_pids
 
 from ..conftest import CORPUS, REPO
 from .conftest import ADMIN_TOKEN, ServerProcess, free_port, ready_client

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from service.measurement.benchmarks import Server, percentile_ms
+from service.measurement.benchmarks.harness import Server, percentile_ms
 
 HEADERS_START = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 BODY_START = (
