@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import redis
-import requests
 from flask.testing import FlaskClient
 
 from ingest import Embedder
+from service.measurement.benchmarks.harness import Server, free_port
 
 CITEWELL = Path(sys.executable).parent / "citewell"
 ADMIN_TOKEN = "test-admin-token-of-24-chars+"
@@ -37,79 +34,14 @@ def ready_client(index_dir: Path, embedder: Embedder, **settings: object) -> Fla
     raise AssertionError("the index did not load")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    """``citewell serve`` with ``settings`` as CITEWELL_* variables; its log is kept in ``log_path``."""
+class ServerProcess(Server):
+    """The harness's real server (``service.measurement.benchmarks.harness.Server``), looking for a new index every
+    half second so that tests of a swap do not wait."""
 
     def __init__(
         self, index_dir: Path, log_path: Path, settings: Mapping[str, str] | None = None, *, workers: int = 1
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.index_dir = index_dir
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "CITEWELL_RELOAD_INTERVAL": "0.5"}
-        env.update({f"CITEWELL_{name}": value for name, value in (settings or {}).items()})
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(CITEWELL),
-                "serve",
-                "--index",
-                str(index_dir),
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_until(self, path: str, status: int = 200, timeout: float = 120) -> requests.Response:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                response = requests.get(self.url + path, timeout=5)
-                if response.status_code == status:
-                    return response
-            except (requests.ConnectionError, requests.Timeout):
-                pass  # not listening yet, or a worker still loading the index
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{path} never answered {status}:\n{self.log()}")
-            time.sleep(0.2)
-
-    def ask(self, question: str, **fields: object) -> requests.Response:
-        headers = fields.pop("headers", None)
-        return requests.post(
-            self.url + "/api/ask",
-            json={"question": question, **fields},
-            headers=headers if isinstance(headers, dict) else None,
-            timeout=30,
-        )
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self._log.close()
-        return code
+        super().__init__(index_dir, log_path, {"RELOAD_INTERVAL": "0.5", **(settings or {})}, workers=workers)
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,30 +43,26 @@ def on_torch_threads(count: int) -> Iterator[None]:
 
 
 class Server:
-    """`citewell serve` in a subprocess on a free port, for the HTTP benchmarks."""
+    """`citewell serve` in a subprocess on a free loopback port, with ``settings`` as CITEWELL_* variables: the one
+    harness of the HTTP benchmarks and of the tests that need a real server. Its output goes to ``log_path`` (or
+    nowhere)."""
 
     def __init__(
         self,
         index_dir: Path,
+        log_path: Path | None = None,
+        settings: Mapping[str, str] | None = None,
         *,
         workers: int = 1,
         threads: int = SERVE_THREADS,
-        precision: str = "float32",
-        torch_threads: int = 1,
     ) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # no rate limit, no question log, and no answer cache: every request pays the whole pipeline
-        env = {
-            **os.environ,
-            "CITEWELL_RATE_LIMIT": "",
-            "CITEWELL_QUESTION_LOG": "off",
-            "CITEWELL_ANSWER_CACHE_SIZE": "0",
-            "CITEWELL_QUERY_PRECISION": precision,
-            "CITEWELL_TORCH_THREADS": str(torch_threads),
-        }
+        self.index_dir = index_dir
+        self.log_path = log_path
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        env.update({f"CITEWELL_{name}": value for name, value in (settings or {}).items()})
+        self._log = log_path.open("wb") if log_path is not None else None
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [
@@ -73,27 +70,67 @@ class Server:
                 *("--workers", str(workers), "--threads", str(threads)),
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path else ""
+
+    def wait_until(self, path: str, status: int = 200, timeout: float = 180) -> requests.Response:
+        """The first response of ``path`` with ``status``; an error (with the log) if the server exits first or
+        the time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"citewell serve exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                response = requests.get(self.url + path, timeout=5)
+                if response.status_code == status:
+                    return response
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or a worker still loading the index
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{path} never answered {status}:\n{self.log()}")
+            time.sleep(0.05)
 
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds from start to the first 200 of /api/ready."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"citewell serve exited with {self.process.returncode}")
-            try:
-                if requests.get(self.url + "/api/ready", timeout=2).status_code == 200:
-                    return time.perf_counter() - self.started
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("citewell serve never became ready")
+        self.wait_until("/api/ready", timeout=timeout)
+        return time.perf_counter() - self.started
 
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(60)
+    def ask(self, question: str, **fields: Any) -> requests.Response:
+        headers = fields.pop("headers", None)
+        return requests.post(
+            self.url + "/api/ask",
+            json={"question": question, **fields},
+            headers=headers if isinstance(headers, dict) else None,
+            timeout=30,
+        )
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, then the exit code once it has drained (killed past ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            if self._log is not None:
+                self._log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# What the benchmarks measure: no rate limit, no question log and no answer cache, so every request pays the whole
+# pipeline.
+BARE_SETTINGS = {"RATE_LIMIT": "", "QUESTION_LOG": "off", "ANSWER_CACHE_SIZE": "0"}
 
 
 def http_load(urls: Sequence[str], questions_file: Path, clients: int, seconds: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ingest import (
 from service.config import SERVE_THREADS
 from service.live import LiveAnswerer
 from service.measurement.benchmarks.harness import (
+    BARE_SETTINGS,
     Server,
     http_load,
     on_torch_threads,
@@ -124,9 +125,8 @@ def bench_query(
     result["query_precision"] = precision
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(questions))
-    server = Server(
-        index_dir, workers=workers, threads=threads, precision=precision, torch_threads=torch_threads
-    )
+    settings = {**BARE_SETTINGS, "QUERY_PRECISION": precision, "TORCH_THREADS": str(torch_threads)}
+    server = Server(index_dir, settings=settings, workers=workers, threads=threads)
     try:
         result["startup_s"] = server.wait_ready()
         http_load([server.url], Path(handle.name), 1, 2)  # warm up every path once

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from service.measurement.benchmarks.harness import Server, percentile_ms
+from service.measurement.benchmarks.harness import BARE_SETTINGS, Server, percentile_ms
 
 HEADERS_START = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 BODY_START = (
@@ -114,7 +114,7 @@ def bench_slow_clients(
     beside_slow: list[float | None] = []
     reopened = 0
     per_round = max(1, requests_count // rounds)
-    server = Server(index_dir)
+    server = Server(index_dir, settings=BARE_SETTINGS)
     try:
         server.wait_ready()
         normal_client(server.url, questions, 20)  # warm up every path once

@@ -21,6 +21,7 @@ from ingest import (
 )
 from ingest.index import current_version
 from service.measurement.benchmarks.harness import (
+    BARE_SETTINGS,
     Server,
     child_pids,
     http_load,
@@ -45,7 +46,7 @@ def bench_soak(
         ingest_paths(corpus, index_dir, embedder=embedder)
         questions_file = Path(folder) / "questions.txt"
         questions_file.write_text("\n".join(questions), encoding="utf-8")
-        servers = [Server(index_dir) for _ in range(replicas)]
+        servers = [Server(index_dir, settings=BARE_SETTINGS) for _ in range(replicas)]
         try:
             for server in servers:
                 server.wait_ready()
