@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -55,8 +54,8 @@ def resolve_model_path(model: str) -> str:
 class Embedder:
     """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity.
 
-    Safe to share between threads, and faster shared: calls that arrive while the model is busy wait, and the
-    next model call encodes all of their texts as one batch (see ``encode``).
+    One call is one model call. A service's request threads share one through ``service.batching``, which joins
+    the questions of concurrent requests into one batch.
 
     ``precision="int8"`` quantizes the model's linear layers to 8-bit integers (PyTorch dynamic quantization, CPU
     only): about 2.5x faster per question and within a few thousandths of nDCG on SciFact, so it is meant for
@@ -108,40 +107,9 @@ class Embedder:
         if dimension is None:
             raise IngestError(f"model {model!r} does not report its embedding dimension")
         self.dimension: int = dimension
-        self._turn = threading.Condition()  # guards _queue and _busy
-        self._queue: list[_Job] = []
-        self._busy = False
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
-        """Vectors of ``texts``, one row each.
-
-        Concurrent callers (a service's request threads) share model calls: each call queues its texts and, while
-        the model is busy, waits; whichever caller finds it free next encodes everything queued (up to
-        ``batch_size`` texts beyond the oldest call's) in one batch. A batch of 8 questions costs about 3.5 times
-        one on a CPU thread, not 8, so under load answers come faster; a lone caller waits for nobody."""
-        job = _Job(list(texts))
-        with self._turn:
-            self._queue.append(job)
-        while True:
-            with self._turn:
-                while self._busy and not job.done:
-                    self._turn.wait()
-                if job.done:  # encoded in a batch that another caller ran
-                    break
-                self._busy = True
-                batch = _take(self._queue, self.batch_size)
-            try:
-                _run(batch, lambda all_texts: self._encode_now(all_texts, progress=progress))
-            finally:
-                with self._turn:
-                    self._busy = False
-                    self._turn.notify_all()
-        if job.error is not None:
-            raise job.error
-        assert job.vectors is not None
-        return job.vectors
-
-    def _encode_now(self, texts: Sequence[str], *, progress: bool) -> Vectors:
+        """Vectors of ``texts``, one row each."""
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -155,47 +123,6 @@ class Embedder:
         """Encode in chunks so a large collection never holds more than one chunk's vectors in flight."""
         for begin in range(0, len(texts), chunk):
             yield self.encode(texts[begin : begin + chunk])
-
-
-class _Job:
-    """One ``encode`` call's texts, waiting for the model; ``done`` once ``vectors`` or ``error`` is set."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self.vectors: Vectors | None = None
-        self.error: BaseException | None = None
-        self.done = False
-
-
-def _take(queue: list[_Job], limit: int) -> list[_Job]:
-    """The oldest jobs, removed from ``queue``: the first whatever its size, then more while the batch holds at
-    most ``limit`` texts beyond the first job's."""
-    taken = 1
-    texts = 0
-    while taken < len(queue) and texts + len(queue[taken].texts) <= limit:
-        texts += len(queue[taken].texts)
-        taken += 1
-    batch = queue[:taken]
-    del queue[:taken]
-    return batch
-
-
-def _run(batch: list[_Job], encode: Callable[[list[str]], Vectors]) -> None:
-    """Encode every job of ``batch`` in one call and hand each job its rows, or the error to all of them."""
-    try:
-        vectors = encode([text for job in batch for text in job.texts])
-    except BaseException as exc:
-        for job in batch:  # each caller re-raises it from its own encode()
-            job.error = exc
-            job.done = True
-        if not isinstance(exc, Exception):
-            raise  # KeyboardInterrupt, SystemExit: the thread that ran the model stops too
-        return
-    begin = 0
-    for job in batch:
-        job.vectors = vectors[begin : begin + len(job.texts)]
-        begin += len(job.texts)
-        job.done = True
 
 
 def _quantized(model: SentenceTransformer) -> SentenceTransformer:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ingest import ANSWER_KINDS, Block, Document, Embedder, load_index
-from service.retrieval import Candidate, RetrievalWeights, Retriever
+from service.retrieval import Candidate, QueryEncoder, RetrievalWeights, Retriever
 
 Span = tuple[int, int]
 
@@ -199,7 +199,7 @@ class Answerer:
         precision: str = "float32",
         settings: AnswerSettings | None = None,
         weights: RetrievalWeights | None = None,
-        embedder: Embedder | None = None,
+        embedder: QueryEncoder | None = None,
     ) -> Answerer:
         """An answerer over the live index of ``index_dir`` that reads questions with the model the index was
         built with (its manifest says which). ``model`` refuses an index of another model; ``embedder`` shares

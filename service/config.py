@@ -17,7 +17,7 @@ from ingest import DEFAULT_MODEL, PRECISIONS
 from service.errors import ConfigError
 
 # `citewell serve`'s threads per worker process. Requests waiting for the model go into its next call together (see
-# ``ingest.Embedder.encode``), so more threads mean bigger batches under load: 16 clients got 117 requests/s from
+# ``service.batching``), so more threads mean bigger batches under load: 16 clients got 117 requests/s from
 # one worker with 16 threads against 83 with 4 (README, Benchmarks).
 SERVE_THREADS = 16
 

@@ -19,6 +19,7 @@ from ingest import Embedder, IngestError
 from ingest.index import current_version
 from service.answer_cache import AnswerCache, AnswerKey, MemoryAnswerCache
 from service.answering import Answer, Answerer, AnswerSettings, Turn
+from service.batching import SharedEncoder
 from service.config import DEFAULTS
 from service.errors import NotReady
 
@@ -70,7 +71,7 @@ class LiveAnswerer:
         self.cache = cache or MemoryAnswerCache(
             size=DEFAULTS["ANSWER_CACHE_SIZE"], seconds=DEFAULTS["ANSWER_CACHE_SECONDS"]
         )
-        self._embedder = embedder
+        self._encoder = SharedEncoder(embedder) if embedder is not None else None
         self._loaded: Loaded | None = None
         self._problem: str = "the index is loading"
         self._failed_version: Path | None = None
@@ -121,15 +122,15 @@ class LiveAnswerer:
 
     def _run(self) -> None:
         try:
-            if self._embedder is None:
-                self._embedder = Embedder(self.model, precision=self.precision)
+            if self._encoder is None:
+                self._encoder = SharedEncoder(Embedder(self.model, precision=self.precision))
         except IngestError as exc:
             self._problem = f"the model cannot be loaded: {exc}"
             logger.error("%s", self._problem)
             return
         while True:
             try:
-                self._refresh(self._embedder)
+                self._refresh(self._encoder)
             except Exception:
                 # a bug or a MemoryError must not stop the watcher: keep serving and keep looking
                 logger.exception(
@@ -139,7 +140,7 @@ class LiveAnswerer:
                 return
             time.sleep(self.reload_interval if self.reload_interval > 0 else 5.0)
 
-    def _refresh(self, embedder: Embedder) -> None:
+    def _refresh(self, encoder: SharedEncoder) -> None:
         try:
             version_dir = current_version(self.index_dir)
         except IngestError as exc:
@@ -153,7 +154,7 @@ class LiveAnswerer:
             return
         try:
             answerer = Answerer.open(
-                self.index_dir, model=self.model, settings=self.settings, embedder=embedder
+                self.index_dir, model=self.model, settings=self.settings, embedder=encoder
             )
         except IngestError as exc:
             self._note_problem(version_dir, str(exc))

@@ -8,12 +8,27 @@ one, so a score means the same thing for every question: it is what decides whet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 
-from ingest import Embedder, Index
+from ingest import Index
 from ingest.embedding import Vectors
+
+
+class QueryEncoder(Protocol):
+    """What reads questions, and the sentences scored against them: an ``ingest.Embedder``, or the service's
+    ``batching.SharedEncoder`` of one, which joins concurrent requests' texts into one model call."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def precision(self) -> str: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,7 @@ class Retriever:
         'Forty '
     """
 
-    def __init__(self, index: Index, embedder: Embedder, weights: RetrievalWeights | None = None) -> None:
+    def __init__(self, index: Index, embedder: QueryEncoder, weights: RetrievalWeights | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.weights = weights or RetrievalWeights()
