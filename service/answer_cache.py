@@ -23,7 +23,7 @@ from service.answering import Answer, AnswerPassage, Highlight, Source, Turn
 
 logger = logging.getLogger(__name__)
 
-# a question, its conversation so far as (role, content) turns, and top_k: what makes two asks the same
+# a question, its conversation so far (turns), and top_k: what makes two asks the same
 AnswerKey = tuple[str, tuple[Turn, ...], int]
 
 # after Redis fails, answers go uncached for this long before it is tried again, so a Redis that hangs costs at
