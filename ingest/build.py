@@ -37,12 +37,12 @@ from ingest.index import (
     FORMAT_VERSION,
     LEXICAL_DOCUMENTS,
     LEXICAL_PASSAGES,
-    MANIFEST,
     PASSAGES,
     SENTENCE_ROWS,
     SENTENCE_VECTORS,
     VECTORS,
     VERSION_PREFIX,
+    Manifest,
     current_version,
     document_record,
     file_sizes,
@@ -51,7 +51,6 @@ from ingest.index import (
     passage_record,
     read_manifest,
     switch_current,
-    write_json,
     write_jsonl,
 )
 from ingest.lexical import LexicalIndex
@@ -279,17 +278,17 @@ def _write_version(
         fsync_path(version_dir / name)
 
     offsets = np.cumsum([0, *(len(p) for p in passages_by_doc)])
-    manifest: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "model": embedder.name,
-        "dimension": embedder.dimension,
-        "chunking": chunking.as_dict(),
-        "vector_index": vector_index_settings,
-        "embedding_input_version": EMBEDDING_INPUT_VERSION,
-        "sentence_vectors": sentence_entries is not None,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "counts": {"documents": len(documents), "passages": total},
-        "documents": {
+    Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dimension=embedder.dimension,
+        chunking=chunking.as_dict(),
+        vector_index=vector_index_settings,
+        embedding_input_version=EMBEDDING_INPUT_VERSION,
+        sentence_vectors=sentence_entries is not None,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        counts={"documents": len(documents), "passages": total},
+        documents={
             doc.id: {
                 "hash": h,
                 "first_passage": int(offsets[i]),
@@ -298,9 +297,8 @@ def _write_version(
             }
             for i, (doc, h) in enumerate(zip(documents, hashes, strict=True))
         },
-        "files": sizes,
-    }
-    write_json(version_dir / MANIFEST, manifest)
+        files=sizes,
+    ).write(version_dir)
     fsync_path(version_dir)
 
     removed = sorted(set(previous.document_ids) - {doc.id for doc in documents}) if previous else []
@@ -312,7 +310,7 @@ def _write_version(
 def _live_has_sentence_vectors(index_dir: Path) -> bool:
     try:
         version_dir = current_version(index_dir)
-        return version_dir is not None and bool(read_manifest(version_dir).get("sentence_vectors"))
+        return version_dir is not None and read_manifest(version_dir).sentence_vectors
     except IncompatibleIndex:
         return False
 
@@ -379,14 +377,12 @@ def _embed_into(
 class _ReusableIndex:
     """The live index's vectors, memory-mapped, for documents whose content has not changed."""
 
-    def __init__(self, version_dir: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, version_dir: Path, manifest: Manifest) -> None:
         self.name = version_dir.name
-        self.entries: dict[str, dict[str, Any]] = manifest["documents"]
+        self.entries: dict[str, dict[str, Any]] = manifest.documents
         self.vectors = np.load(version_dir / VECTORS, mmap_mode="r")
         self.sentence_vectors = (
-            np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r")
-            if manifest.get("sentence_vectors")
-            else None
+            np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r") if manifest.sentence_vectors else None
         )
 
     @property
@@ -402,10 +398,9 @@ class _ReusableIndex:
                 return None
             manifest = read_manifest(version_dir)
             same_recipe = (
-                manifest.get("format_version") == FORMAT_VERSION
-                and manifest.get("model") == model
-                and manifest.get("chunking") == chunking.as_dict()
-                and manifest.get("embedding_input_version") == EMBEDDING_INPUT_VERSION
+                manifest.model == model
+                and manifest.chunking == chunking.as_dict()
+                and manifest.embedding_input_version == EMBEDDING_INPUT_VERSION
             )
             if not same_recipe:
                 logger.info("previous index was built differently; embedding every passage again")

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -87,16 +87,53 @@ def current_version(index_dir: Path) -> Path | None:
 _WARNED: set[tuple[str, str]] = set()
 
 
-def read_manifest(version_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Manifest:
+    """``manifest.json`` of a version folder: how the index was built, what it holds, and each file's size (a
+    file of another size means a damaged index)."""
+
+    format_version: int
+    model: str
+    dimension: int
+    chunking: dict[
+        str, Any
+    ]  # ChunkingConfig.as_dict(): a rebuild reuses vectors only under the same chunking
+    vector_index: dict[str, Any]  # the FAISS index's kind and search settings (ingest.vector_search)
+    embedding_input_version: int
+    sentence_vectors: bool
+    built_at: str
+    counts: dict[str, int]
+    # each document's content hash, first passage row and passage count (and sentence rows, with sentence vectors)
+    documents: dict[str, dict[str, Any]]
+    files: dict[str, int]
+
+    def write(self, version_dir: Path) -> None:
+        write_json(version_dir / MANIFEST, asdict(self))
+
+
+def read_manifest(version_dir: Path) -> Manifest:
+    """The manifest of ``version_dir``; ``IncompatibleIndex`` when it is unreadable, of another format version or
+    incomplete."""
     try:
-        manifest = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+        raw = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IncompatibleIndex(
             f"index at {version_dir} is damaged (manifest unreadable: {exc}); rebuild with `citewell ingest`"
         ) from exc
-    if not isinstance(manifest, dict):
+    if not isinstance(raw, dict):
         raise IncompatibleIndex(f"index at {version_dir} is damaged (manifest is not an object)")
-    return manifest
+    found = raw.get("format_version")
+    if found != FORMAT_VERSION:
+        raise IncompatibleIndex(
+            f"index at {version_dir} has format version {found}, this citewell reads {FORMAT_VERSION}; "
+            "rebuild it with `citewell ingest`"
+        )
+    missing = [f.name for f in fields(Manifest) if f.name not in raw]
+    if missing:
+        raise IncompatibleIndex(
+            f"index at {version_dir} is damaged (manifest lacks {', '.join(missing)}); rebuild with `citewell ingest`"
+        )
+    return Manifest(**{f.name: raw[f.name] for f in fields(Manifest)})
 
 
 # --- writing ----------------------------------------------------------------------------------------------
@@ -190,7 +227,7 @@ class Index:
     def __init__(
         self,
         version_dir: Path,
-        manifest: dict[str, Any],
+        manifest: Manifest,
         documents: dict[str, Document],
         passages: list[Passage],
         faiss_index: faiss.Index,
@@ -218,7 +255,7 @@ class Index:
         # row first_sentence[i] + j.
         self.sentence_vectors: NDArray[np.float16] | None = None
         self.first_sentence: NDArray[np.int64] | None = None
-        if manifest.get("sentence_vectors"):
+        if manifest.sentence_vectors:
             self.sentence_vectors = np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r")
             self.first_sentence = np.load(version_dir / SENTENCE_ROWS)
 
@@ -231,7 +268,7 @@ class Index:
 
     @property
     def model(self) -> str:
-        return str(self.manifest["model"])
+        return self.manifest.model
 
     def counts(self) -> dict[str, int]:
         return {"documents": len(self.documents), "passages": len(self.passages)}
@@ -266,7 +303,7 @@ def load_index(index_dir: Path, *, model: str | None = None) -> Index:
         documents = {doc.id: doc for doc in _read_documents(version_dir / DOCUMENTS)}
         passages = list(_read_passages(version_dir / PASSAGES, documents))
         faiss_index = faiss.read_index(str(version_dir / FAISS_INDEX))
-        tune_loaded(faiss_index, manifest.get("vector_index", {"kind": "flat"}))
+        tune_loaded(faiss_index, manifest.vector_index)
         lexical = LexicalIndex.load(version_dir / LEXICAL_PASSAGES)
         document_lexical = LexicalIndex.load(version_dir / LEXICAL_DOCUMENTS)
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
@@ -275,7 +312,7 @@ def load_index(index_dir: Path, *, model: str | None = None) -> Index:
         ) from exc
     if (
         faiss_index.ntotal != len(passages)
-        or faiss_index.d != manifest.get("dimension")
+        or faiss_index.d != manifest.dimension
         or lexical.size != len(passages)
         or document_lexical.size != len(documents)
     ):
@@ -298,22 +335,16 @@ def load_index(index_dir: Path, *, model: str | None = None) -> Index:
     return index
 
 
-def check_compatible(manifest: dict[str, Any], version_dir: Path, model: str | None) -> None:
-    found = manifest.get("format_version")
-    if found != FORMAT_VERSION:
+def check_compatible(manifest: Manifest, version_dir: Path, model: str | None) -> None:
+    if model is not None and manifest.model != model:
         raise IncompatibleIndex(
-            f"index at {version_dir} has format version {found}, this citewell reads {FORMAT_VERSION}; "
-            "rebuild it with `citewell ingest`"
-        )
-    if model is not None and manifest.get("model") != model:
-        raise IncompatibleIndex(
-            f"index at {version_dir} was built with model {manifest.get('model')!r}, but {model!r} is "
-            f"configured; rebuild with `citewell ingest`, or set CITEWELL_MODEL={manifest.get('model')}"
+            f"index at {version_dir} was built with model {manifest.model!r}, but {model!r} is "
+            f"configured; rebuild with `citewell ingest`, or set CITEWELL_MODEL={manifest.model}"
         )
 
 
-def _check_files(manifest: dict[str, Any], version_dir: Path) -> None:
-    sizes = manifest.get("files", {})
+def _check_files(manifest: Manifest, version_dir: Path) -> None:
+    sizes = manifest.files
     for name in sorted({*DATA_FILES, *sizes}):
         path = version_dir / name
         expected = sizes.get(name)

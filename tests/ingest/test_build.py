@@ -45,9 +45,9 @@ def test_corpus_index_answers_with_verbatim_passages(corpus_index: Index, embedd
     )
     assert "January 6, 2017" in answer
     manifest = corpus_index.manifest
-    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2" and manifest["dimension"] == 384
-    assert manifest["documents"]["securing-elections"]["hash"] == document.content_hash
-    assert manifest["counts"] == {"documents": 1, "passages": 14} and manifest["built_at"]
+    assert manifest.model == "sentence-transformers/all-MiniLM-L6-v2" and manifest.dimension == 384
+    assert manifest.documents["securing-elections"]["hash"] == document.content_hash
+    assert manifest.counts == {"documents": 1, "passages": 14} and manifest.built_at
 
 
 def write_corpus(folder: Path, docs: dict[str, str]) -> None:
@@ -118,7 +118,7 @@ def test_sentence_vectors_hold_every_sentence_once_and_are_reused(
     monkeypatch.setattr(embedder, "encode", counting_encode)
     ingest_paths([corpus], index_dir, embedder=embedder, sentence_vectors=True)
     index = load_index(index_dir)
-    assert index.manifest["sentence_vectors"] and index.sentence_vectors is not None
+    assert index.manifest.sentence_vectors and index.sentence_vectors is not None
     assert index.first_sentence is not None
     # alpha's four sentences sit in two overlapping windows, but each is embedded and stored once
     sentences = {(p.document, span) for p in index.passages for span in p.sentences}

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +82,7 @@ def assert_same_index(built: Path, reference: Path, embedder: Embedder, question
         # stored as float16: a difference of 1e-7 before rounding can land one step (about 1e-4 here) apart
         assert np.abs(ours.sentence_vectors.astype(np.float32) - theirs.sentence_vectors).max() <= 1e-3
         assert np.array_equal(ours.first_sentence, theirs.first_sentence)  # type: ignore[arg-type]
-    manifests = [read_manifest(index.version_dir) for index in (ours, theirs)]
-    for manifest in manifests:
-        del manifest["built_at"]
+    manifests = [replace(read_manifest(index.version_dir), built_at="") for index in (ours, theirs)]
     assert manifests[0] == manifests[1]  # every file's size, every document's rows, the model, the recipe
     answerers = [Answerer.open(folder, embedder=embedder) for folder in (built, reference)]
     for question in questions:

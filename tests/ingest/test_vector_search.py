@@ -54,8 +54,8 @@ def test_an_ivf_index_is_saved_with_its_search_settings(tmp_path: Path, embedder
         load_documents([CORPUS]).documents, tmp_path / "index", embedder=embedder, vector_index="ivf-sq8"
     )
     index = load_index(tmp_path / "index")
-    assert index.manifest["vector_index"]["kind"] == "ivf-sq8"
-    assert faiss.extract_index_ivf(index.faiss_index).nprobe == index.manifest["vector_index"]["nprobe"]
+    assert index.manifest.vector_index["kind"] == "ivf-sq8"
+    assert faiss.extract_index_ivf(index.faiss_index).nprobe == index.manifest.vector_index["nprobe"]
     [hits] = index.search(
         embedder.encode(["When was election infrastructure designated critical infrastructure?"]), 3
     )

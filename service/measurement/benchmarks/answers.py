@@ -123,7 +123,7 @@ def _answers_at(
                 began = time.perf_counter()
                 answerer.ask(question)
                 latencies[name].append(time.perf_counter() - began)
-        vector_index = str(large.manifest.get("vector_index", {}).get("kind", "flat"))
+        vector_index = str(large.manifest.vector_index.get("kind", "flat"))
     return {
         "passages": float(built.passages),
         "documents": float(len(documents) * copies),
