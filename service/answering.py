@@ -58,7 +58,7 @@ _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*[A-Z0-9]\b")
 # sentence by its topic, so the sentence that states a fact ("...cannot be used in the WHERE clause") and the one
 # that gives its reason ("...because the WHERE clause determines which rows...") come out alike for "why".
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_ANSWER_KINDS = (
+_ANSWER_TYPES = (
     (
         re.compile(r"\bwhy\b", re.IGNORECASE),
         re.compile(
@@ -119,10 +119,9 @@ class AnswerSettings:
     min_windows: int = 6
     # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)")
     acronym_expansion: float = 0.15
-    # added to a span that says what kind of thing the question asks for: a reason for "why", a date for "when"
-    # (``_ANSWER_KINDS``). Chosen on SQuAD 2.0 dev's why and when questions (0.03, 0.06,
-    # 0.1 tried), checked on SQuAD 1.1 dev (README, Answer quality)
-    answer_kind: float = 0.06
+    # added to a span of the type of answer the question asks for: a reason for "why", a date for "when"
+    # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
+    answer_type: float = 0.06
     # the most windows whose sentences are scored, whatever ``top_k`` asks: scoring encodes every sentence of
     # them, so this bounds one request's CPU; passages past them are quoted as related, without a highlight
     max_scored_windows: int = 12
@@ -351,10 +350,10 @@ class Answerer:
         if acronym is not None:
             spelled_out = np.array([_expands(text, acronym) for text in texts], dtype=np.float64)
             scores = scores + settings.acronym_expansion * spelled_out
-        kinds = [answer for question, answer in _ANSWER_KINDS if question.search(query)]
-        if kinds:
-            of_kind = np.array([any(k.search(text) for k in kinds) for text in texts], dtype=np.float64)
-            scores = scores + settings.answer_kind * of_kind
+        asked = [answer for question, answer in _ANSWER_TYPES if question.search(query)]
+        if asked:
+            of_type = np.array([any(a.search(text) for a in asked) for text in texts], dtype=np.float64)
+            scores = scores + settings.answer_type * of_type
         order = np.argsort(-scores, kind="stable")
         return [
             _ScoredSpan(best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i])) for i in order

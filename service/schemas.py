@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    field_serializer,
     field_validator,
     model_serializer,
 )
@@ -105,6 +106,10 @@ class PassageModel(BaseModel):
     code: list[HighlightModel] = Field(
         description="Ranges of `text` that are code blocks, to be shown in monospace with their line breaks."
     )
+
+    @field_serializer("score")
+    def _rounded(self, score: float) -> float:
+        return round(score, 4)  # more digits say nothing a reader can use
 
 
 class AskResponse(BaseModel):

@@ -61,8 +61,8 @@ def test_a_why_question_highlights_the_reason_not_the_fact(answerer: Answerer) -
     reason = "it has to be evaluated before aggregate functions are computed"
     answer = answerer.ask(question)
     assert answer.answered and reason in " ".join(answer.answer.split())
-    without_kind = Answerer(answerer.retriever, replace(answerer.settings, answer_kind=0.0))
-    assert reason not in " ".join(without_kind.ask(question).answer.split())
+    without_type = Answerer(answerer.retriever, replace(answerer.settings, answer_type=0.0))
+    assert reason not in " ".join(without_type.ask(question).answer.split())
 
 
 class CountingEmbedder:
