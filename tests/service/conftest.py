@@ -48,14 +48,10 @@ class ServerProcess(Server):
 def server(corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The open service over the shipped corpus, limits high enough that tests never meet them."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    process = ServerProcess(
+    with ServerProcess(
         corpus_index_dir, log, {"RATE_LIMIT": "100000/minute", "ADMIN_TOKEN": ADMIN_TOKEN}
-    )
-    try:
-        process.wait_until("/api/ready")
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -228,12 +228,8 @@ def locked_server(
         "CORS_ORIGINS": '["https://widget.example"]',
         "RATE_LIMIT": "4/minute",
     }
-    process = ServerProcess(corpus_index_dir, log, settings)
-    try:
-        process.wait_until("/api/ready")
+    with ServerProcess(corpus_index_dir, log, settings) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def test_questions_asked_at_once_get_the_answers_they_get_alone(

@@ -77,12 +77,8 @@ def _hostile_bodies() -> dict[str, bytes]:
 def own_server(corpus_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server of its own: its memory is measured, and its questions stay out of the shared question log."""
     log = tmp_path_factory.mktemp("hostile") / "server.log"
-    process = ServerProcess(corpus_index_dir, log, {"RATE_LIMIT": "", "QUESTION_LOG": "off"})
-    try:
-        process.wait_until("/api/ready")
+    with ServerProcess(corpus_index_dir, log, {"RATE_LIMIT": "", "QUESTION_LOG": "off"}) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.mark.slow

@@ -37,12 +37,8 @@ def index_copy(tmp_path: Path, corpus_index_dir: Path) -> Path:
 
 @pytest.fixture
 def own_server(index_copy: Path, tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(index_copy, tmp_path / "server.log", {"RATE_LIMIT": ""})
-    try:
-        server.wait_until("/api/ready")
+    with ServerProcess(index_copy, tmp_path / "server.log", {"RATE_LIMIT": ""}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def wait_for_log(server: ServerProcess, text: str, timeout: float = 20) -> None:

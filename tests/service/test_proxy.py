@@ -88,12 +88,8 @@ def proxied_server(
 ) -> Iterator[ServerProcess]:
     """citewell on loopback, trusting one proxy for addresses, with a tight rate limit to tell clients apart."""
     log = tmp_path_factory.mktemp("proxied") / "server.log"
-    process = ServerProcess(corpus_index_dir, log, {"PROXY_HOPS": "1", "RATE_LIMIT": "3/minute"})
-    try:
-        process.wait_until("/api/ready")
+    with ServerProcess(corpus_index_dir, log, {"PROXY_HOPS": "1", "RATE_LIMIT": "3/minute"}) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -58,12 +58,8 @@ def impatient_server(
 ) -> Iterator[ServerProcess]:
     log = tmp_path_factory.mktemp("impatient") / "server.log"
     settings = {"HEADER_TIMEOUT": "1", "BODY_TIMEOUT": "1", "KEEPALIVE_TIMEOUT": "1", "RATE_LIMIT": ""}
-    process = ServerProcess(corpus_index_dir, log, settings)
-    try:
-        process.wait_until("/api/ready")
+    with ServerProcess(corpus_index_dir, log, settings) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def closed_within(connection: socket.socket, seconds: float) -> bytes | None:

@@ -434,12 +434,8 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
         "between dawn and dusk.</p></main></body></html>"
     )
     build_index(load_documents([corpus, CORPUS]).documents, folder / "index", embedder=embedder)
-    server = ServerProcess(folder / "index", folder / "server.log", {"RATE_LIMIT": "100000/minute"})
-    try:
-        server.wait_until("/api/ready")
+    with ServerProcess(folder / "index", folder / "server.log", {"RATE_LIMIT": "100000/minute"}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_document_markup_is_shown_as_text_never_run(hostile_server: ServerProcess, page: Page) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import requests
@@ -107,6 +107,18 @@ class Server:
             headers=headers if isinstance(headers, dict) else None,
             timeout=30,
         )
+
+    def __enter__(self) -> Self:
+        """The server once it is ready; it stops when the ``with`` block ends."""
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM, then the exit code once it has drained (killed past ``timeout``)."""
