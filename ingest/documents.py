@@ -106,6 +106,11 @@ class Document:
         following = bisect.bisect_right(self.blocks, block.start, key=lambda other: other.start)
         return self.blocks[following] if following < len(self.blocks) else None
 
+    def block_before(self, block: Block) -> Block | None:
+        """The block that precedes ``block``, or None before the first."""
+        here = bisect.bisect_left(self.blocks, block.start, key=lambda other: other.start)
+        return self.blocks[here - 1] if here > 0 else None
+
 
 @dataclass(frozen=True)
 class RawBlock:

@@ -77,6 +77,11 @@ _ANSWER_TYPES = (
 )
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
+# A definition's terms ("-d", "--delete" before "Delete a branch."), an admonition's title ("Note"): the labels
+# just before a quoted paragraph are quoted with it, at most this many of them, each at most this long (a
+# function's signature); a longer run is a list of links, not a term.
+_TERM_LABELS = 3
+_TERM_MAX_CHARS = 300
 # How far past code and labels the prose that explains them is looked for, in windows.
 _PROSE_REACH = 3
 
@@ -428,7 +433,8 @@ class Answerer:
                 continue
             quote = self._widen(self._paragraph_sentences(span.row), core, taken, doc_id)
             start, end = quote[0][0], quote[-1][1]
-            end = _with_example(self.index.documents[doc_id], end, taken)
+            document = self.index.documents[doc_id]
+            start, end = _with_term(document, start, taken), _with_example(document, end, taken)
             add(span.row, start, end, span.score, core if highlight else [])
         for candidate in related:
             if len(chosen) == top_k:
@@ -519,6 +525,27 @@ def _with_example(document: Document, end: int, taken: Sequence[tuple[str, int, 
     ):
         return following.end
     return end
+
+
+def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, int]]) -> int:
+    """Where a quote starting at ``start`` should start: at the labels just before its paragraph when it starts
+    with that paragraph, so that a description is quoted with what it describes ("--delete", "Note")."""
+    block = document.block_at(start)
+    if document.text[block.start : start].strip():
+        return start
+    labels: list[Block] = []
+    before = document.block_before(block)
+    while before is not None and before.kind == "label" and len(labels) <= _TERM_LABELS:
+        labels.append(before)
+        before = document.block_before(before)
+    if (
+        not labels
+        or len(labels) > _TERM_LABELS
+        or any(label.end - label.start > _TERM_MAX_CHARS for label in labels)
+        or _overlaps_quoted(taken, document.id, (labels[-1].start, start))
+    ):
+        return start
+    return labels[-1].start
 
 
 def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: Span) -> bool:

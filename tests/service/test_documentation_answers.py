@@ -1,5 +1,5 @@
-"""Answers from a real documentation site: the PostgreSQL tutorial's DocBook pages, read by path from the shared
-data, indexed once with the real model and asked the questions of its question files."""
+"""Answers from real documentation sites: the PostgreSQL tutorial's DocBook pages and Git's AsciiDoc reference
+pages, read by path from the shared data, indexed once with the real model and asked real questions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from service.retrieval import Retriever
 from ..conftest import SHARED
 
 TUTORIAL_PAGES = sorted((SHARED / "corpora" / "postgresql-15").glob("tutorial*.html"))
+GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("branch", "tag")]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
 ]
@@ -37,6 +38,40 @@ def tutorial_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
 @pytest.fixture(scope="module")
 def answerer(tutorial_index: Index, embedder: Embedder) -> Answerer:
     return Answerer(Retriever(tutorial_index, embedder))
+
+
+@pytest.fixture(scope="module")
+def git_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    if not all(page.exists() for page in GIT_PAGES):
+        pytest.skip(f"Git's documentation is not at {SHARED}")
+    index_dir = tmp_path_factory.mktemp("git") / "index"
+    build_index(load_documents(GIT_PAGES).documents, index_dir, embedder=embedder)
+    return Answerer(Retriever(load_index(index_dir), embedder))
+
+
+@pytest.mark.parametrize(
+    ("question", "terms", "description"),
+    [
+        ("How do I delete a local branch?", "-d\n\n--delete\n\n", "Delete a branch."),
+        (
+            "How do I create an annotated tag?",
+            "-a\n\n--annotate\n\n",
+            "Make an unsigned, annotated tag object",
+        ),
+    ],
+)
+def test_an_option_is_quoted_with_its_description(
+    git_answerer: Answerer, question: str, terms: str, description: str
+) -> None:
+    """A reference page's definition list: the description answers, and the option it describes is what the
+    reader needs; it is quoted with it (not highlighted: a term is never the answer on its own)."""
+    answer = git_answerer.ask(question)
+    assert answer.answered and answer.answer == description
+    first = answer.passages[0]
+    assert first.text.startswith(terms + description)
+    assert first.text[first.highlights[0].start :].startswith(description)
+    document = git_answerer.index.documents[first.source.document]
+    assert document.text[first.source.start : first.source.end] == first.text
 
 
 def test_a_code_example_is_quoted_with_the_sentence_that_introduces_it(answerer: Answerer) -> None:

@@ -99,3 +99,30 @@ def test_sentence_vectors_from_the_index_give_the_same_highlights_without_runnin
         assert from_index.answer == from_model.answer
         assert from_index.passages[0].score == pytest.approx(from_model.passages[0].score, abs=0.03)
     assert encoder.calls == []
+
+
+def test_a_term_is_quoted_with_its_description_but_a_list_of_links_is_not(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    links = ["Home", "Tickets", "Timetable", "Contact"]
+    document = compose_document(
+        id="ferries",
+        title="Ferries",
+        raw_blocks=[
+            *(RawBlock("label", link) for link in links),
+            RawBlock("paragraph", PARAGRAPHS[2]),
+            RawBlock("label", "Bakery"),
+            RawBlock("paragraph", PARAGRAPHS[1]),
+        ],
+    )
+    build_index([document], tmp_path / "index", embedder=embedder)
+    answerer = Answerer(Retriever(load_index(tmp_path / "index"), embedder))
+
+    bakery = answerer.ask("When does the bakery open?").passages[0]
+    assert bakery.text == "Bakery\n\n" + PARAGRAPHS[1]
+    assert (
+        bakery.text[bakery.highlights[0].start : bakery.highlights[0].end] == PARAGRAPHS[1].split(" Its")[0]
+    )
+
+    ferries = answerer.ask("How often do ferries leave for the islands?").passages[0]
+    assert ferries.text == PARAGRAPHS[2]
