@@ -59,8 +59,8 @@ from ingest.vector_search import build_vector_index
 
 logger = logging.getLogger(__name__)
 
-# Bump when embedding_input changes: vectors of older builds then cannot be reused.
-EMBEDDING_INPUT_VERSION = 1
+# Bump when embedding_input or the cutting of sentences changes: vectors of older builds then cannot be reused.
+EMBEDDING_INPUT_VERSION = 2
 
 # From this many passages an index gets sentence vectors unless told otherwise. Without them an answer encodes the
 # 20 to 30 sentences it scores, which the span cache spares only while the questions keep to a small collection:

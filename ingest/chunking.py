@@ -88,13 +88,21 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
 
 
 def split_sentences(document: Document, block: Block, language: str = "en") -> list[Span]:
-    """Sentence spans of one block, absolute offsets, with surrounding whitespace trimmed."""
+    """Sentence spans of one block, absolute offsets, with surrounding whitespace trimmed.
+
+    A sentence ends only where white space follows: sentencex also cuts after a full stop inside a name
+    ("set up branch.<name>.remote and …"), which documentation writes often."""
     text = document.block_text(block)
     spans: list[Span] = []
     for boundary in sentencex.get_sentence_boundaries(language, text):
         span = _trimmed(text, boundary["start_index"], boundary["end_index"])
-        if span:
-            spans.append((block.start + span[0], block.start + span[1]))
+        if not span:
+            continue
+        start, end = block.start + span[0], block.start + span[1]
+        if spans and spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
     return spans or [(block.start, block.end)]
 
 

@@ -74,6 +74,19 @@ def test_sentence_splitter_keeps_abbreviations_together() -> None:
     ]
 
 
+def test_a_full_stop_inside_a_name_ends_no_sentence() -> None:
+    text = (
+        "When creating a new branch, set up branch.<name>.remote and branch.<name>.merge configuration entries. "
+        "Then run config.sh (see README.md) again."
+    )
+    doc = compose_document(id="d", title="T", raw_blocks=[RawBlock("paragraph", text)])
+    [passage] = chunk_document(doc)
+    assert [doc.text[s:e] for s, e in passage.sentences] == [
+        "When creating a new branch, set up branch.<name>.remote and branch.<name>.merge configuration entries.",
+        "Then run config.sh (see README.md) again.",
+    ]
+
+
 words = st.lists(
     st.sampled_from([*"abcdeXYZ éü日本 \u00a0\u2003\t,;:'\"()-|?!.\u0301", "U.S.", "Dr.", "e.g.", "word "]),
     max_size=30,
