@@ -59,8 +59,9 @@ from ingest.vector_search import build_vector_index
 
 logger = logging.getLogger(__name__)
 
-# Bump when embedding_input or the cutting of sentences changes: vectors of older builds then cannot be reused.
-EMBEDDING_INPUT_VERSION = 2
+# Bump when what the model reads (embedding_input, Document.described) or the cutting of sentences changes:
+# vectors of older builds then cannot be reused.
+EMBEDDING_INPUT_VERSION = 3
 
 # From this many passages an index gets sentence vectors unless told otherwise. Without them an answer encodes the
 # 20 to 30 sentences it scores, which the span cache spares only while the questions keep to a small collection:
@@ -72,10 +73,11 @@ SENTENCE_VECTORS_FROM = 100_000
 CHUNKING_BATCH = 256
 
 
-def embedding_input(passage: Passage, title: str) -> str:
-    """What the model sees for a passage: its document title and section give short passages their topic."""
-    context = [part for part in (title, passage.section) if part]
-    return ". ".join([*context, passage.text]) if context else passage.text
+def embedding_input(passage: Passage, document: Document) -> str:
+    """What the model sees for a passage: its document title and section give short passages their topic, and
+    the terms its paragraph describes what it is about ("--depth <depth>: Create a shallow clone …")."""
+    context = [part for part in (document.title, passage.section) if part]
+    return ". ".join([*context, document.described(passage.start, passage.end)])
 
 
 @dataclass
@@ -245,7 +247,7 @@ def _write_version(
             reused += 1
         else:
             to_embed.extend(range(row, row + len(passages)))
-            texts.extend(embedding_input(p, doc.title) for p in passages)
+            texts.extend(embedding_input(p, doc) for p in passages)
         row += len(passages)
 
     _embed_into(vectors, to_embed, texts, embedder, "passage", progress)
@@ -265,9 +267,7 @@ def _write_version(
     )
     write_jsonl(version_dir / PASSAGES, (passage_record(p) for group in passages_by_doc for p in group))
     lexical_texts = (
-        embedding_input(p, doc.title)
-        for doc, group in zip(documents, passages_by_doc, strict=True)
-        for p in group
+        embedding_input(p, doc) for doc, group in zip(documents, passages_by_doc, strict=True) for p in group
     )
     LexicalIndex.build(list(lexical_texts)).save(version_dir / LEXICAL_PASSAGES)
     LexicalIndex.build([f"{doc.title}. {doc.text}" for doc in documents]).save(
@@ -351,7 +351,7 @@ def _write_sentence_vectors(
             store[first : first + len(spans)] = previous.sentence_vectors[old_rows]
         else:
             to_embed.extend(range(first, first + len(spans)))
-            texts.extend(doc.text[start:end] for start, end in spans)
+            texts.extend(doc.described(start, end) for start, end in spans)
     _embed_into(store, to_embed, texts, embedder, "sentence", progress)
     return entries
 

@@ -21,6 +21,9 @@ from typing import Literal
 # them but are never the highlighted answer on their own.
 BlockKind = Literal["heading", "paragraph", "code", "label"]
 ANSWER_KINDS = frozenset({"paragraph"})
+# A paragraph describes the labels just before it (Document.terms_of), at most this many, each at most this long.
+DESCRIBED_BY_LABELS = 3
+TERM_MAX_CHARS = 300
 
 BLOCK_SEPARATOR = "\n\n"
 
@@ -105,6 +108,27 @@ class Document:
         """The block that follows ``block``, or None after the last."""
         following = bisect.bisect_right(self.blocks, block.start, key=lambda other: other.start)
         return self.blocks[following] if following < len(self.blocks) else None
+
+    def described(self, start: int, end: int) -> str:
+        """``text[start:end]`` as the model and BM25 read it: after the terms its paragraph describes, so that a
+        description is found by what it describes ("--depth <depth>: Create a shallow clone …")."""
+        terms = self.terms_of(self.block_at(start))
+        return ": ".join([*(self.block_text(term) for term in terms), self.text[start:end]])
+
+    def terms_of(self, block: Block) -> list[Block]:
+        """The labels just before ``block`` that it describes, in order: a definition's terms ("-d", "--delete"
+        before "Delete a branch."), an admonition's title ("Note"). None when they are more than
+        ``DESCRIBED_BY_LABELS`` (a list of links) or one is longer than ``TERM_MAX_CHARS`` (a signature)."""
+        labels: list[Block] = []
+        before = self.block_before(block)
+        while before is not None and before.kind == "label" and len(labels) <= DESCRIBED_BY_LABELS:
+            labels.append(before)
+            before = self.block_before(before)
+        if len(labels) > DESCRIBED_BY_LABELS or any(
+            label.end - label.start > TERM_MAX_CHARS for label in labels
+        ):
+            return []
+        return labels[::-1]
 
     def block_before(self, block: Block) -> Block | None:
         """The block that precedes ``block``, or None before the first."""

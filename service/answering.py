@@ -77,11 +77,6 @@ _ANSWER_TYPES = (
 )
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
-# A definition's terms ("-d", "--delete" before "Delete a branch."), an admonition's title ("Note"): the labels
-# just before a quoted paragraph are quoted with it, at most this many of them, each at most this long (a
-# function's signature); a longer run is a list of links, not a term.
-_TERM_LABELS = 3
-_TERM_MAX_CHARS = 300
 # How far past code and labels the prose that explains them is looked for, in windows.
 _PROSE_REACH = 3
 
@@ -127,6 +122,10 @@ class AnswerSettings:
     # added to a span of the type of answer the question asks for: a reason for "why", a date for "when"
     # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
+    # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
+    # git reset --hard do?" and the paragraph under "--hard"): the model reads an option's name as little more
+    # than punctuation; chosen on questions about Git's reference pages (0.05 to 0.15 alike, README)
+    named_term: float = 0.1
     # the most windows whose sentences are scored, whatever ``top_k`` asks: scoring encodes every sentence of
     # them, so this bounds one request's CPU; passages past them are quoted as related, without a highlight
     max_scored_windows: int = 12
@@ -339,7 +338,8 @@ class Answerer:
         if not best_window:
             return []
         keys = list(best_window)
-        texts = [self.index.documents[doc].text[unit[0][0] : unit[-1][1]] for doc, unit in keys]
+        # read after the terms their paragraph describes, as at ingest
+        texts = [self.index.documents[doc].described(unit[0][0], unit[-1][1]) for doc, unit in keys]
         weights = self.index.lexical.term_weights(query)
         total = sum(weights.values()) or 1.0
         lexical = np.array(
@@ -359,10 +359,23 @@ class Answerer:
         if asked:
             of_type = np.array([any(a.search(text) for a in asked) for text in texts], dtype=np.float64)
             scores = scores + settings.answer_type * of_type
+        if settings.named_term:
+            scores = scores + settings.named_term * np.array(
+                [self._describes_named_term(query, doc, unit) for doc, unit in keys], dtype=np.float64
+            )
         order = np.argsort(-scores, kind="stable")
         return [
             _ScoredSpan(best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i])) for i in order
         ]
+
+    def _describes_named_term(self, question: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
+        """Whether ``unit`` opens a description whose term (an option, a setting: a label that looks like code)
+        ``question`` names."""
+        document = self.index.documents[doc_id]
+        block = document.block_at(unit[0][0])
+        return unit[0][0] == block.start and any(
+            _names(question, document.block_text(term)) for term in document.terms_of(block)
+        )
 
     def _unit_vectors(
         self, rows: Sequence[int], units: Sequence[tuple[Span, ...]], texts: Sequence[str]
@@ -528,24 +541,32 @@ def _with_example(document: Document, end: int, taken: Sequence[tuple[str, int, 
 
 
 def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, int]]) -> int:
-    """Where a quote starting at ``start`` should start: at the labels just before its paragraph when it starts
-    with that paragraph, so that a description is quoted with what it describes ("--delete", "Note")."""
+    """Where a quote starting at ``start`` should start: at the terms of its paragraph when it starts with that
+    paragraph, so that a description is quoted with what it describes ("--delete", "Note")."""
     block = document.block_at(start)
-    if document.text[block.start : start].strip():
-        return start
-    labels: list[Block] = []
-    before = document.block_before(block)
-    while before is not None and before.kind == "label" and len(labels) <= _TERM_LABELS:
-        labels.append(before)
-        before = document.block_before(before)
+    terms = document.terms_of(block)
     if (
-        not labels
-        or len(labels) > _TERM_LABELS
-        or any(label.end - label.start > _TERM_MAX_CHARS for label in labels)
-        or _overlaps_quoted(taken, document.id, (labels[-1].start, start))
+        not terms
+        or document.text[block.start : start].strip()
+        or _overlaps_quoted(taken, document.id, (terms[0].start, start))
     ):
         return start
-    return labels[-1].start
+    return terms[0].start
+
+
+# A term that looks like code: an option ("-D", "--no-ff"), a setting ("core.autocrlf"), a placeholder
+# ("<commit>"), a function ("json.dumps()"), an acronym.
+_CODE_LIKE = re.compile(r"[-_.<>()=/]|^[A-Z0-9]{2,}$")
+
+
+def _names(question: str, term: str) -> bool:
+    """Whether ``question`` names ``term`` by its first word ("--depth" of "--depth <depth>"), exactly and whole,
+    when that word looks like code: a question holding a plain word ("Note") names nothing."""
+    words = term.split()
+    word = words[0].rstrip(",=") if words else ""
+    return bool(_CODE_LIKE.search(word)) and (
+        re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question) is not None
+    )
 
 
 def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: Span) -> bool:

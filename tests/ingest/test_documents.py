@@ -45,3 +45,27 @@ def test_content_hash_follows_content() -> None:
     assert make("Same text.") == make("Same  text.")  # normalisation happens before hashing
     assert make("Same text.") != make("Other text.")
     assert make("Same text.") != make("Same text.", title="U")
+
+
+def test_a_description_is_read_after_the_terms_it_describes() -> None:
+    document = compose_document(
+        id="git-branch",
+        title="git-branch",
+        raw_blocks=[
+            RawBlock("heading", "OPTIONS", 2),
+            RawBlock("label", "-d"),
+            RawBlock("label", "--delete"),
+            RawBlock("paragraph", "Delete a branch. It must be merged."),
+            RawBlock("paragraph", "Use -r together with -d to delete remote-tracking branches."),
+            *(RawBlock("label", link) for link in ("Home", "Docs", "Blog", "About")),
+            RawBlock("paragraph", "Four links are no term."),
+        ],
+    )
+    delete, remote, links = (b for b in document.blocks if b.kind == "paragraph")
+    assert [document.block_text(term) for term in document.terms_of(delete)] == ["-d", "--delete"]
+    assert (
+        document.described(delete.start, delete.start + len("Delete a branch."))
+        == "-d: --delete: Delete a branch."
+    )
+    assert document.terms_of(remote) == [] and document.terms_of(links) == []
+    assert document.described(links.start, links.end) == "Four links are no term."

@@ -18,7 +18,7 @@ from service.retrieval import Retriever
 from ..conftest import SHARED
 
 TUTORIAL_PAGES = sorted((SHARED / "corpora" / "postgresql-15").glob("tutorial*.html"))
-GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("branch", "tag")]
+GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("clone", "reset", "tag")]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
 ]
@@ -52,11 +52,16 @@ def git_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 @pytest.mark.parametrize(
     ("question", "terms", "description"),
     [
-        ("How do I delete a local branch?", "-d\n\n--delete\n\n", "Delete a branch."),
         (
             "How do I create an annotated tag?",
             "-a\n\n--annotate\n\n",
             "Make an unsigned, annotated tag object",
+        ),
+        ("What does git reset --hard do?", "--hard\n\n", "Resets the index and working tree."),
+        (
+            "What does the --depth option of git clone do?",
+            "--depth <depth>\n\n",
+            "Create a shallow clone with a history truncated to the specified number of commits.",
         ),
     ],
 )
@@ -66,12 +71,21 @@ def test_an_option_is_quoted_with_its_description(
     """A reference page's definition list: the description answers, and the option it describes is what the
     reader needs; it is quoted with it (not highlighted: a term is never the answer on its own)."""
     answer = git_answerer.ask(question)
-    assert answer.answered and answer.answer == description
+    assert answer.answered and answer.answer.startswith(description)
     first = answer.passages[0]
     assert first.text.startswith(terms + description)
     assert first.text[first.highlights[0].start :].startswith(description)
     document = git_answerer.index.documents[first.source.document]
     assert document.text[first.source.start : first.source.end] == first.text
+
+
+def test_a_question_that_names_an_option_is_answered_by_its_description(git_answerer: Answerer) -> None:
+    """The model reads "--hard" as little more than punctuation: without the term it names, the question finds
+    a sentence of the examples that uses the option rather than the one that says what it does."""
+    question = "What does git reset --hard do?"
+    without = Answerer(git_answerer.retriever, replace(git_answerer.settings, named_term=0.0))
+    assert not without.ask(question).answer.startswith("Resets the index and working tree.")
+    assert git_answerer.ask(question).answer.startswith("Resets the index and working tree.")
 
 
 def test_a_code_example_is_quoted_with_the_sentence_that_introduces_it(answerer: Answerer) -> None:

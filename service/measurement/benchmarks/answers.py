@@ -39,7 +39,7 @@ class ReplayEmbedder:
         self.dimension = int(index.vectors.shape[1])
         self._seeds = np.asarray(index.vectors, dtype=np.float32)
         self._rows = {
-            embedding_input(passage, index.documents[passage.document].title): row
+            embedding_input(passage, index.documents[passage.document]): row
             for row, passage in enumerate(index.passages)
         }
         self._noise = noise

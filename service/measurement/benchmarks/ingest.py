@@ -34,7 +34,7 @@ def bench_ingest(
     that Ray cluster (``ingest.cluster``) with 1 and 2 embedding actors, against the single-process build."""
     documents = load_documents(paths).documents
     embedder = Embedder(model) if model else Embedder()
-    texts = [embedding_input(passage, doc.title) for doc in documents for passage in chunk_document(doc)]
+    texts = [embedding_input(passage, doc) for doc in documents for passage in chunk_document(doc)]
     embedder.encode(texts[:8])  # warm up
     began = time.perf_counter()
     for _ in embedder.encode_batches(texts):
