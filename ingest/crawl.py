@@ -22,7 +22,8 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
@@ -34,7 +35,7 @@ from lxml import etree
 from protego import Protego
 
 from ingest.documents import Document
-from ingest.errors import BadDocument
+from ingest.errors import BadDocument, FetchFailed
 from ingest.loaders import READERS
 
 logger = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ class Crawler:
                 response, body = self._get(origin + "/robots.txt")
                 if response.status_code == 200:
                     rules = Protego.parse(body.decode("utf-8", errors="replace"))
-            except (httpx.HTTPError, BadDocument) as exc:
+            except (FetchFailed, BadDocument) as exc:
                 logger.warning("%s/robots.txt could not be read (%s); crawling without it", origin, exc)
             self._robots[origin] = rules
         return self._robots[origin]
@@ -280,30 +281,30 @@ class Crawler:
         self, url: str, headers: Mapping[str, str] | None = None, *, pages_only: bool = False
     ) -> tuple[httpx.Response, bytes]:
         """A GET and its body, with retries and backoff for timeouts, dropped connections and 5xx; the body is
-        read up to ``max_bytes`` and no further, and with ``pages_only`` not at all unless it is a kind of page
-        citewell reads (``MEDIA_READERS``)."""
+        read up to ``max_bytes`` and no further (``BadDocument`` beyond), and with ``pages_only`` not at all
+        unless it is a kind of page citewell reads (``MEDIA_READERS``). ``FetchFailed`` when the last try failed."""
         attempt = 0
-        while True:
-            self._wait_turn(url)
-            try:
-                with self.client.stream("GET", url, headers=headers) as response:
-                    body = bytearray()
-                    if pages_only and response.status_code == 200 and _media(response) not in MEDIA_READERS:
-                        return (
-                            response,
-                            b"",
-                        )  # an image, an archive: the headers say so, the body is left unread
-                    for chunk in response.iter_bytes():
-                        body.extend(chunk)
-                        if len(body) > self.options.max_bytes:
-                            raise BadDocument(url, f"larger than {self.options.max_bytes / 1e6:.0f} MB")
-                if response.status_code < 500 or attempt >= self.options.retries:
-                    return response, bytes(body)
-            except (httpx.TimeoutException, httpx.TransportError):
-                if attempt >= self.options.retries:
-                    raise
-            attempt += 1
-            time.sleep(0.25 * 2**attempt)
+        with _http_errors(url):
+            while True:
+                self._wait_turn(url)
+                try:
+                    with self.client.stream("GET", url, headers=headers) as response:
+                        body = bytearray()
+                        # an image, an archive: the headers say so, the body is left unread
+                        unread = response.status_code == 200 and _media(response) not in MEDIA_READERS
+                        if pages_only and unread:
+                            return response, b""
+                        for chunk in response.iter_bytes():
+                            body.extend(chunk)
+                            if len(body) > self.options.max_bytes:
+                                raise BadDocument(url, f"larger than {self.options.max_bytes / 1e6:.0f} MB")
+                    if response.status_code < 500 or attempt >= self.options.retries:
+                        return response, bytes(body)
+                except (httpx.TimeoutException, httpx.TransportError):
+                    if attempt >= self.options.retries:
+                        raise
+                attempt += 1
+                time.sleep(0.25 * 2**attempt)
 
     def _fetch_page(self, url: str, report: CrawlReport) -> tuple[Document | None, list[str]] | None:
         """The page at ``url`` as a document (None when it has no text worth indexing) and its links; None when
@@ -321,10 +322,8 @@ class Crawler:
             report.problems.append(problem)
             report.failed += 1
             return None
-        except httpx.HTTPError as exc:
-            report.problems.append(
-                BadDocument(url, f"could not be fetched ({type(exc).__name__}); kept as it was")
-            )
+        except FetchFailed as exc:
+            report.problems.append(BadDocument(url, f"could not be fetched ({exc.kind}); kept as it was"))
             report.failed += 1
             return None
         if response.status_code == 304 and stored is not None:
@@ -384,9 +383,10 @@ class Crawler:
         """The page URLs a sitemap lists; a sitemap index is followed (two levels at most)."""
         try:
             response, body = self._get(url)
-            response.raise_for_status()
+            with _http_errors(url):
+                response.raise_for_status()
             root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-        except (httpx.HTTPError, etree.XMLSyntaxError, BadDocument) as exc:
+        except (FetchFailed, etree.XMLSyntaxError, BadDocument) as exc:
             report.problems.append(BadDocument(url, f"sitemap could not be read ({exc})"))
             return []
         locations = [str(loc).strip() for loc in root.xpath("//*[local-name()='loc']/text()")]
@@ -395,6 +395,15 @@ class Crawler:
                 page for sitemap in locations for page in self._sitemap(canonical(sitemap), report, depth + 1)
             ]
         return [canonical(loc) for loc in locations if is_url(loc)]
+
+
+@contextmanager
+def _http_errors(url: str) -> Iterator[None]:
+    """httpx's errors as ``FetchFailed``, its message and kind kept: the one place the crawl catches them whole."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise FetchFailed(url, type(exc).__name__, str(exc)) from exc
 
 
 def _media(response: httpx.Response) -> str:

@@ -2,8 +2,14 @@
 
 IngestError                 anything citewell's ingestion or index loading refuses
  ├── BadDocument            one input file or record cannot be used; it is skipped, the rest goes on
+ ├── FetchFailed            a URL gave no usable answer: no connection, a timeout, a broken or error response
  ├── IndexNotFound          no index at the given directory (build one with `citewell ingest`)
  └── IncompatibleIndex      an index exists but cannot be used: other model, other format, damaged
+
+A library's errors become these where citewell calls it, in one module each: httpx in ``ingest.crawl``
+(``FetchFailed``), PyYAML and pypdf in ``ingest.loaders`` (``BadDocument``), faiss and bm25s in ``ingest.index``
+(``IncompatibleIndex``), sentence-transformers in ``ingest.embedding`` and Ray in ``ingest.cluster``
+(``IngestError``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,16 @@ class BadDocument(IngestError):
     def __reduce__(self) -> tuple[type[BadDocument], tuple[str, str]]:
         # pickled with its two arguments, not the message: a problem found in a worker process comes back whole
         return (BadDocument, (self.source, self.reason))
+
+
+class FetchFailed(IngestError):
+    """``url`` could not be fetched; the message is the HTTP client's, ``kind`` names the failure
+    (``ConnectTimeout``, ``RemoteProtocolError``, ``HTTPStatusError``)."""
+
+    def __init__(self, url: str, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.kind = kind
 
 
 class IndexNotFound(IngestError):

@@ -8,6 +8,11 @@
 what the server answers before the app runs); ``register_error_handlers`` routes every failure (HTTP errors
 raised by Flask, its extensions or our views, ``NotReady``, validation errors, and anything unexpected) to it,
 so no HTML error page or stack trace ever reaches a client.
+
+A library's errors are caught where citewell calls it, in one module each: the answer cache's Redis in
+``service.answer_cache`` (logged once; answers go uncached until it is back), SQLAlchemy's in ``service.insight``
+(a refused write is retried, then dropped and counted for ``/admin``; a refused read is a 500 like any unexpected
+error), TOML's in ``service.config`` (``ConfigError``), pydantic's and Flask's HTTP errors here.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Crawling a real documentation site over real HTTP: PostgreSQL tutorial pages served from loopback with a
-sitemap, a robots.txt, a redirect, a duplicate, a dead link, a page that times out, and ETag/Last-Modified."""
+sitemap, a robots.txt, a redirect, a duplicate, a dead link, a page that times out, and ETag/Last-Modified; and
+what the HTTP client refuses (a host that is down, a redirect loop, a missing or broken sitemap) in the report."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import logging
 import os
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from ingest import Embedder, ingest_paths, load_index
 from ingest.crawl import Crawler, CrawlOptions
 from ingest.index import current_version
 from service.answering import Answerer
+from service.measurement.benchmarks.harness import free_port
 
 from ..conftest import SHARED
 
@@ -39,8 +42,6 @@ OPTIONS = CrawlOptions(timeout=1.0, retries=1)
 
 CITEWELL = Path(sys.executable).parent / "citewell"
 
-pytestmark = pytest.mark.slow
-
 
 def without_links(html: bytes) -> bytes:
     """A page with its links removed: the site's own links are the ones this test puts in its index page."""
@@ -56,6 +57,7 @@ class Site:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.modified: dict[str, float] = {}
+        self.redirects: dict[str, str] = {}  # path -> where a 301 sends it
         self.log: list[tuple[str, int]] = []
         self.delay = 0.0  # seconds before each answer: a slow site
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -74,8 +76,8 @@ class Site:
                 time.sleep(site.delay)
                 if path == "/docs/slow.html":
                     time.sleep(3)  # longer than the crawl's timeout
-                if path == "/docs/old-views.html":
-                    return self._send(301, b"", {"Location": "/docs/tutorial-views.html"})
+                if path in site.redirects:
+                    return self._send(301, b"", {"Location": site.redirects[path]})
                 body = site.files.get(path)
                 if body is None:
                     return self._send(404, b"not found", {"Content-Type": "text/plain"})
@@ -106,13 +108,27 @@ class Site:
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
+def empty_site() -> Iterator[Site]:
+    """A site with no pages yet, served."""
+    site = Site()
+    thread = threading.Thread(target=site.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        site.server.shutdown()
+        site.server.server_close()
+
+
+@pytest.fixture
+def site(empty_site: Site) -> Site:
     if not PG.exists():
         pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
-    site = Site()
+    site = empty_site
     for name in PAGES:
         site.put(f"/docs/{name}.html", without_links((PG / f"{name}.html").read_bytes()))
     site.put("/docs/copy/tutorial-table.html", site.files["/docs/tutorial-table.html"])  # one page, two URLs
+    site.redirects["/docs/old-views.html"] = "/docs/tutorial-views.html"
     site.put(
         "/docs/private/notes.html",
         b"<html><body><main><p>Private notes that robots.txt keeps out.</p></main></body></html>",
@@ -148,13 +164,7 @@ def site() -> Iterator[Site]:
         "/docs/sitemap.xml",
         f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode(),
     )
-    thread = threading.Thread(target=site.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield site
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
+    return site
 
 
 def crawl(site: Site, index_dir: Path, embedder: Embedder):  # type: ignore[no-untyped-def]
@@ -163,6 +173,7 @@ def crawl(site: Site, index_dir: Path, embedder: Embedder):  # type: ignore[no-u
     )
 
 
+@pytest.mark.slow
 def test_a_crawl_ingests_exactly_the_allowed_pages_and_answers_with_their_urls(
     site: Site, tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -172,7 +183,7 @@ def test_a_crawl_ingests_exactly_the_allowed_pages_and_answers_with_their_urls(
     assert set(index.documents) == {f"{host}/docs/{name}.html" for name in ["index", *PAGES]}
     problems = {p.source.removeprefix(site.base): p.reason for p in report.problems}
     assert problems["/docs/missing.html"].startswith("gone (404)")
-    assert "could not be fetched" in problems["/docs/slow.html"]
+    assert problems["/docs/slow.html"] == "could not be fetched (ReadTimeout); kept as it was"
     assert problems["/docs/export"] == "not a page to index (application/zip)"
     # every page once, and the copy and the redirect's target a second time; seven distinct pages
     assert report.crawl_summary.startswith(
@@ -188,6 +199,7 @@ def test_a_crawl_ingests_exactly_the_allowed_pages_and_answers_with_their_urls(
     assert answer.passages[0].source.url == f"{site.base}/docs/tutorial-table.html"
 
 
+@pytest.mark.slow
 def test_a_recrawl_fetches_and_embeds_only_what_changed_and_drops_what_is_gone(
     site: Site, tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -212,6 +224,7 @@ def test_a_recrawl_fetches_and_embeds_only_what_changed_and_drops_what_is_gone(
     assert "1 changed, 1 removed" in again.crawl_summary
 
 
+@pytest.mark.slow
 def test_a_crawl_killed_half_way_leaves_the_previous_index_serving(
     site: Site, tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -242,6 +255,7 @@ def test_a_crawl_killed_half_way_leaves_the_previous_index_serving(
     assert load_index(index_dir).counts()["documents"] == len(PAGES) + 1
 
 
+@pytest.mark.slow
 def test_include_exclude_and_the_page_budget_bound_a_crawl(site: Site) -> None:
     start = [f"{site.base}/docs/index.html"]
     options = CrawlOptions(
@@ -255,3 +269,32 @@ def test_include_exclude_and_the_page_budget_bound_a_crawl(site: Site) -> None:
     budget = Crawler(start, CrawlOptions(timeout=1.0, retries=0, max_pages=3)).run()
     assert len(budget.documents) <= 3
     assert len({path for path, _ in site.log if path.endswith(".html")}) <= 3
+
+
+def test_a_host_that_is_down_is_reported_and_the_crawl_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    start = f"http://127.0.0.1:{free_port()}/docs/index.html"
+    with caplog.at_level(logging.WARNING, logger="ingest.crawl"):
+        report = Crawler([start], CrawlOptions(timeout=1.0, retries=1)).run()
+    [warning] = caplog.records  # robots.txt, tried twice like the page
+    assert "/robots.txt could not be read (" in warning.getMessage()
+    assert "crawling without it" in warning.getMessage()
+    assert [(p.source, p.reason) for p in report.problems] == [
+        (start, "could not be fetched (ConnectError); kept as it was")
+    ]
+    assert report.failed == 1 and report.documents == []
+
+
+def test_a_redirect_loop_and_missing_or_broken_sitemaps_are_reported(empty_site: Site) -> None:
+    site = empty_site
+    site.redirects.update({"/docs/a.html": "/docs/b.html", "/docs/b.html": "/docs/a.html"})
+    site.put(
+        "/docs/index.html", b"<html><body><main><p>Start here.</p><a href='a.html'>A</a></main></body></html>"
+    )
+    site.put("/docs/broken.xml", b"<urlset><url><loc>")
+    starts = [f"{site.base}/docs/{name}" for name in ("index.html", "missing.xml", "broken.xml")]
+    report = Crawler(starts, CrawlOptions(timeout=1.0, retries=0)).run()
+    problems = {p.source.removeprefix(site.base): p.reason for p in report.problems}
+    assert problems["/docs/a.html"] == "could not be fetched (TooManyRedirects); kept as it was"
+    assert problems["/docs/missing.xml"].startswith("sitemap could not be read (Client error '404 Not Found'")
+    assert problems["/docs/broken.xml"].startswith("sitemap could not be read (")
+    assert report.failed == 1

@@ -16,7 +16,7 @@ import requests
 from ingest import Embedder
 from service.insight import AskRecord, FeedbackRecord, QuestionLog, normalize_question
 
-from .conftest import ADMIN_TOKEN, ServerProcess
+from .conftest import ADMIN_TOKEN, ServerProcess, ready_client
 
 
 def asked(
@@ -260,6 +260,19 @@ def test_admin_is_absent_without_a_token(tmp_path: Path, corpus_index_dir: Path,
     settings = {"INDEX": str(corpus_index_dir), "QUESTION_LOG": f"sqlite:///{tmp_path / 'q.db'}"}
     app = create_app(settings, embedder=embedder)  # the session's model, not a second copy
     assert app.test_client().get("/admin").status_code == 404
+
+
+def test_a_question_log_that_cannot_be_opened_never_fails_an_answer(
+    tmp_path: Path, corpus_index_dir: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database's errors stay in the log: questions are answered; /admin, which must read it, is a JSON 500."""
+    unusable = f"sqlite:///{tmp_path / 'no-such-folder' / 'questions.db'}"
+    client = ready_client(corpus_index_dir, embedder, QUESTION_LOG=unusable, ADMIN_TOKEN=ADMIN_TOKEN)
+    answer = client.post("/api/ask", json={"question": "Who designated election infrastructure?"})
+    assert answer.status_code == 200 and answer.json["answered"]
+    admin = client.get("/admin", auth=("admin", ADMIN_TOKEN))
+    assert admin.status_code == 500 and admin.json["error"]["code"] == "internal_error"
+    assert [r.getMessage() for r in caplog.records if r.name == "service.errors"] == ["unhandled error"]
 
 
 def test_records_queued_when_the_server_stops_are_written(
