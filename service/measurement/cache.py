@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ingest import ChunkingConfig, Embedder, Index, ingest_paths, load_index
+from ingest.build import EMBEDDING_INPUT_VERSION
 from ingest.errors import IngestError
 
 
@@ -21,10 +22,10 @@ def cached_index(
     *,
     sentence_vectors: bool = False,
 ) -> Index:
-    """An index of ``source`` under ``cache_dir``, rebuilt only when the file, model, chunking or the choice of
-    sentence vectors changed."""
+    """An index of ``source`` under ``cache_dir``, rebuilt only when the file, model, chunking, what the model
+    reads of a passage (``EMBEDDING_INPUT_VERSION``) or the choice of sentence vectors changed."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    recipe: list[object] = [digest, embedder.name, chunking.as_dict()]
+    recipe: list[object] = [digest, embedder.name, chunking.as_dict(), EMBEDDING_INPUT_VERSION]
     if sentence_vectors:  # appended only when set, so indexes cached before this option stay valid
         recipe.append("sentence-vectors")
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]

@@ -82,8 +82,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         for _ in range(100):
             try:
-                if redis.Redis.from_url(url).ping():
-                    break
+                with redis.Redis.from_url(url) as client:
+                    if client.ping():
+                        break
             except redis.ConnectionError:
                 time.sleep(0.05)
         yield url

@@ -73,4 +73,5 @@ def test_workers_share_one_rate_limit_through_redis(
         client.post("/api/ask", json=QUESTION).status_code for client in (first, second, first, second)
     ]
     assert statuses == [200, 200, 200, 429]
-    assert any(key.startswith(b"LIMITS") for key in redis.Redis.from_url(redis_url).scan_iter())
+    with redis.Redis.from_url(redis_url) as client:
+        assert any(key.startswith(b"LIMITS") for key in client.scan_iter())

@@ -83,13 +83,15 @@ def test_redis_keeps_at_most_size_answers_per_version_each_expiring(redis_url: s
     cache = RedisAnswerCache(redis_url, size=3, seconds=30)
     for n in range(5):
         cache.put("v-bounded", (f"question {n}", (), 3), Answer(False, "", ()))
-    client = redis.Redis.from_url(redis_url)
-    entries = list(client.scan_iter(f"{REDIS_FORMAT}:{{v-bounded}}:*"))
-    assert len(entries) == 3
-    kept = [cache.get("v-bounded", (f"question {n}", (), 3)) is not None for n in range(5)]
-    assert kept == [False, False, True, True, True]  # the oldest went first
-    assert all(0 < client.ttl(entry) <= 30 for entry in entries)
-    assert 0 < client.ttl(f"{REDIS_FORMAT}:{{v-bounded}}") <= 30  # the version's order goes with its entries
+    with redis.Redis.from_url(redis_url) as client:
+        entries = list(client.scan_iter(f"{REDIS_FORMAT}:{{v-bounded}}:*"))
+        assert len(entries) == 3
+        kept = [cache.get("v-bounded", (f"question {n}", (), 3)) is not None for n in range(5)]
+        assert kept == [False, False, True, True, True]  # the oldest went first
+        assert all(0 < client.ttl(entry) <= 30 for entry in entries)
+        assert (
+            0 < client.ttl(f"{REDIS_FORMAT}:{{v-bounded}}") <= 30
+        )  # the version's order goes with its entries
 
 
 def test_a_redis_that_is_down_is_logged_once_and_costs_only_the_cache(
