@@ -374,7 +374,7 @@ class Answerer:
         document = self.index.documents[doc_id]
         block = document.block_at(unit[0][0])
         return unit[0][0] == block.start and any(
-            _names(question, document.block_text(term)) for term in document.terms_of(block)
+            names_term(question, document.block_text(term)) for term in document.terms_of(block)
         )
 
     def _unit_vectors(
@@ -554,18 +554,27 @@ def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, i
     return terms[0].start
 
 
-# A term that looks like code: an option ("-D", "--no-ff"), a setting ("core.autocrlf"), a placeholder
-# ("<commit>"), a function ("json.dumps()"), an acronym.
-_CODE_LIKE = re.compile(r"[-_.<>()=/]|^[A-Z0-9]{2,}$")
+# What a term names: its words that look like code, an option ("-D", "--no-ff"), a setting ("core.autocrlf"), a
+# placeholder ("<commit>"), a function ("json.dumps" of "json.dumps(obj, *, skipkeys=False)"), an acronym.
+_TERM_WORD = re.compile(r"[\w.<>/-]*\w[\w.<>/-]*")
+_CODE_LIKE = re.compile(r"[-_.<>/]|^[A-Z0-9]{2,}$")
 
 
-def _names(question: str, term: str) -> bool:
-    """Whether ``question`` names ``term`` by its first word ("--depth" of "--depth <depth>"), exactly and whole,
-    when that word looks like code: a question holding a plain word ("Note") names nothing."""
-    words = term.split()
-    word = words[0].rstrip(",=") if words else ""
-    return bool(_CODE_LIKE.search(word)) and (
-        re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question) is not None
+def names_term(question: str, term: str) -> bool:
+    """Whether ``question`` names one of ``term``'s code-like words, exactly and whole: a question holding a
+    plain word ("Note") names nothing.
+
+    Example:
+        >>> names_term("What does git branch -D do?", "-D"), names_term("What does git branch -D do?", "-d")
+        (True, False)
+        >>> names_term("What is --verbose for?", "-v, --verbose"), names_term("Is this a note?", "Note")
+        (True, False)
+        >>> names_term("How do I use json.dumps?", "json.dumps(obj, *, skipkeys=False)")
+        True
+    """
+    return any(
+        _CODE_LIKE.search(word) and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question)
+        for word in _TERM_WORD.findall(term)
     )
 
 

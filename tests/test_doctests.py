@@ -15,6 +15,7 @@ import ingest.lexical
 import service.answer_cache
 import service.measurement.quality
 import service.measurement.ranking
+from service.answering import names_term
 
 PURE_MODULES = [
     ingest.chunking,
@@ -33,3 +34,17 @@ def test_docstring_examples_hold(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# pure functions of modules whose other examples need an index
+PURE_FUNCTIONS = [names_term]
+
+
+@pytest.mark.parametrize("function", PURE_FUNCTIONS, ids=lambda function: function.__qualname__)
+def test_pure_function_examples_hold(function: object) -> None:
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = doctest.DocTestFinder().find(function)
+    for test in tests:
+        runner.run(test)
+    assert sum(len(test.examples) for test in tests) > 0
+    assert runner.failures == 0
