@@ -44,7 +44,8 @@ SPHINX = Page(
     chrome=("Navigation", "modules | next | previous", "Larkspur 3.1 documentation", "Operator handbook",
             "Table of Contents", "Previous topic", "Welcome to Larkspur", "Next topic", "Configuring Larkspur",
             "This Page", "Show Source", "Quick search", "© Copyright 2025", "Created using", "¶"),
-    not_passages=("index", "System requirements", "Installing from a package", "Verifying the installation"),
+    not_passages=("index", "System requirements", "Installing from a package", "Verifying the installation",
+                  "Command-line options"),
     sections={
         None: ("Larkspur is a command-line tool that takes deduplicated, encrypted snapshots of directories and ships them to object storage.",
                "If you are upgrading from the 2.x series, read the migration notes first, because the repository format changed in version 3.0 and older clients cannot read new snapshots."),
@@ -57,6 +58,8 @@ SPHINX = Page(
                                       "Each iteration opens its own connection, so one unreachable host does not stop the snapshots of the others."),
         "Verifying the installation": ("Run larkspur doctor after installing.",
                                        "A failing endpoint check usually means that a proxy is intercepting TLS connections; set LARKSPUR_CA_BUNDLE to the proxy\u2019s certificate to fix it."),
+        "Command-line options": ("List the files a snapshot would read and the chunks it would upload, without contacting the storage endpoint.",
+                                 "Take one snapshot of path from Python and return its identifier, or raise an error after timeout seconds."),
     },
     cells=("Minimum version", "glibc 2.31", "12 Monterey", "Homebrew formula", "13.2-RELEASE", "pkg from the ports tree"),
     code='for host in web01 web02 db01; do\n    larkspur snapshot --host "$host" --tag nightly',
@@ -261,6 +264,10 @@ def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
     """Text a reader sees but that never answers on its own: an admonition's title, a definition term."""
     document, _ = _load(FIXTURES / "sphinx.html")
     assert document.block_at(document.text.index("Note")).kind == "label"
+    terms = [document.block_text(term) for term in document.terms_of(document.block_at(document.text.index("List the files")))]
+    assert terms == ["-n, --dry-run"]
+    [signature] = document.terms_of(document.block_at(document.text.index("Take one snapshot")))
+    assert " ".join(document.block_text(signature).split()) == "larkspur.snapshot(path, timeout=30)"
     git_add, _ = _load(GIT / "git-add.html")
     assert {b.kind for b in git_add.blocks if git_add.block_text(b) == "--dry-run"} == {"label"}
     assert git_add.block_at(git_add.text.index("actually add the file(s)")).kind == "paragraph"
