@@ -264,7 +264,10 @@ def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
     """Text a reader sees but that never answers on its own: an admonition's title, a definition term."""
     document, _ = _load(FIXTURES / "sphinx.html")
     assert document.block_at(document.text.index("Note")).kind == "label"
-    terms = [document.block_text(term) for term in document.terms_of(document.block_at(document.text.index("List the files")))]
+    terms = [
+        document.block_text(term)
+        for term in document.terms_of(document.block_at(document.text.index("List the files")))
+    ]
     assert terms == ["-n, --dry-run"]
     [signature] = document.terms_of(document.block_at(document.text.index("Take one snapshot")))
     assert " ".join(document.block_text(signature).split()) == "larkspur.snapshot(path, timeout=30)"
