@@ -78,7 +78,9 @@ def test_recording_never_waits_for_the_database(tmp_path: Path) -> None:
     unstarted = QuestionLog(f"sqlite:///{tmp_path / 'q.db'}", capacity=2)  # no writer: the queue fills up
     for n in range(5):
         unstarted.record(asked(f"{n:032x}", "q", True, 1))  # returns at once; the overflow is dropped
-    assert unstarted._queue.qsize() == 2
+    unstarted.start()
+    assert unstarted.flush()
+    assert unstarted.insight(30).total == 2
 
 
 def test_a_locked_database_delays_records_but_loses_none(tmp_path: Path) -> None:
