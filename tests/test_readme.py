@@ -5,17 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
+
+from service.measurement.benchmarks.harness import Served, free_port
 
 from .conftest import REPO
-from .service.conftest import free_port
 
 
 def quick_start_commands() -> list[str]:
@@ -51,55 +48,23 @@ def test_make_run_on_a_fresh_checkout_builds_the_index_and_serves_answers(tmp_pa
     checkout = fresh_checkout(tmp_path / "citewell")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CITEWELL_", "PYTHON"))}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
-    log_path = tmp_path / "make-run.log"
-    with log_path.open("w") as log:
-        make = subprocess.Popen(
-            ["make", "run", f"PORT={free_port()}"],
-            cwd=checkout,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # so the whole tree (make, gunicorn, its workers) can be stopped at once
-        )
-    try:
-        address = wait_for_address(make, log_path, timeout=900)
-        output = log_path.read_text()
+    port = free_port()
+    # the whole set-up runs first: a virtual environment, the install, the index
+    make_run = Served(
+        ["make", "run", f"PORT={port}"],
+        port,
+        env=env,
+        log_path=tmp_path / "make-run.log",
+        cwd=checkout,
+        own_group=True,
+        ready_timeout=900,
+    )
+    with make_run:
+        output = make_run.log()
+        assert f"serving at http://localhost:{port}/" in output
         assert "indexed 1 documents" in output
         assert (checkout / ".citewell" / "index" / "CURRENT").exists()
-        answer = ask_when_ready(
-            address, "When was election infrastructure designated critical infrastructure?"
-        )
-        assert answer["answered"] is True
-        assert "January 6, 2017" in answer["answer"]
-    finally:
-        os.killpg(make.pid, signal.SIGTERM)
-        make.wait(60)
-
-
-def wait_for_address(process: subprocess.Popen[str], log_path: Path, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = re.search(r"serving at (http://\S+/)", log_path.read_text())
-        if found:
-            return found.group(1)
-        if process.poll() is not None:
-            raise AssertionError(f"make run stopped ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    raise AssertionError(f"make run printed no address:\n{log_path.read_text()[-3000:]}")
-
-
-def ask_when_ready(address: str, question: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if requests.get(address + "api/ready", timeout=5).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # the worker is still loading the index
-        assert time.monotonic() < deadline, "never ready"
-        time.sleep(0.5)
-    response = requests.post(address + "api/ask", json={"question": question}, timeout=30)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+        response = make_run.ask("When was election infrastructure designated critical infrastructure?")
+        assert response.status_code == 200, response.text
+        assert response.json()["answered"] is True
+        assert "January 6, 2017" in response.json()["answer"]

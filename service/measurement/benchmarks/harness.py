@@ -42,36 +42,36 @@ def on_torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class Server:
-    """`citewell serve` in a subprocess on a free loopback port, with ``settings`` as CITEWELL_* variables: the one
-    harness of the HTTP benchmarks and of the tests that need a real server. Its output goes to ``log_path`` (or
-    nowhere)."""
+class Served:
+    """A process that serves citewell's HTTP API on ``port`` of the loopback: waited for, asked and stopped. With
+    ``own_group`` it runs as a process group of its own (``make run``: make, gunicorn and its workers), all of
+    which ``stop`` stops."""
 
     def __init__(
         self,
-        index_dir: Path,
-        log_path: Path | None = None,
-        settings: Mapping[str, str] | None = None,
+        command: Sequence[str],
+        port: int,
         *,
-        workers: int = 1,
-        threads: int = SERVE_THREADS,
+        env: Mapping[str, str],
+        log_path: Path | None = None,
+        cwd: Path | None = None,
+        own_group: bool = False,
+        ready_timeout: float = 180,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.index_dir = index_dir
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        env.update({f"CITEWELL_{name}": value for name, value in (settings or {}).items()})
+        self.ready_timeout = ready_timeout
+        self._own_group = own_group
         self._log = log_path.open("wb") if log_path is not None else None
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [
-                *(str(CITEWELL), "serve", "--index", str(index_dir), "--port", str(self.port)),
-                *("--workers", str(workers), "--threads", str(threads)),
-            ],
-            env=env,
+            list(command),
+            cwd=cwd,
+            env=dict(env),
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            start_new_session=own_group,
         )
 
     def log(self) -> str:
@@ -94,9 +94,9 @@ class Server:
                 raise RuntimeError(f"{path} never answered {status}:\n{self.log()}")
             time.sleep(0.05)
 
-    def wait_ready(self, timeout: float = 180) -> float:
-        """Seconds from start to the first 200 of /api/ready."""
-        self.wait_until("/api/ready", timeout=timeout)
+    def wait_ready(self, timeout: float | None = None) -> float:
+        """Seconds from start to the first 200 of /api/ready (within ``ready_timeout`` unless told)."""
+        self.wait_until("/api/ready", timeout=self.ready_timeout if timeout is None else timeout)
         return time.perf_counter() - self.started
 
     def ask(self, question: str, **fields: Any) -> requests.Response:
@@ -123,14 +123,50 @@ class Server:
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM, then the exit code once it has drained (killed past ``timeout``)."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
         finally:
             if self.process.poll() is None:
-                self.process.kill()
+                self._signal(signal.SIGKILL)
+                self.process.wait()
             if self._log is not None:
                 self._log.close()
+
+    def _signal(self, number: int) -> None:
+        if self._own_group:
+            os.killpg(self.process.pid, number)
+        else:
+            self.process.send_signal(number)
+
+
+class Server(Served):
+    """`citewell serve` in a subprocess on a free loopback port, with ``settings`` as CITEWELL_* variables: the one
+    harness of the HTTP benchmarks and of the tests that need a real server. Its output goes to ``log_path`` (or
+    nowhere)."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        log_path: Path | None = None,
+        settings: Mapping[str, str] | None = None,
+        *,
+        workers: int = 1,
+        threads: int = SERVE_THREADS,
+    ) -> None:
+        port = free_port()
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        env.update({f"CITEWELL_{name}": value for name, value in (settings or {}).items()})
+        self.index_dir = index_dir
+        super().__init__(
+            [
+                *(str(CITEWELL), "serve", "--index", str(index_dir), "--port", str(port)),
+                *("--workers", str(workers), "--threads", str(threads)),
+            ],
+            port,
+            env=env,
+            log_path=log_path,
+        )
 
 
 def free_port() -> int:
