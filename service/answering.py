@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ingest import ANSWER_KINDS, Block, Document, Embedder, load_index
+from ingest.chunking import split_sentences
 from service.retrieval import Candidate, QueryEncoder, RetrievalWeights, Retriever
 
 Span = tuple[int, int]
@@ -75,6 +76,18 @@ _ANSWER_TYPES = (
         re.compile(rf"\b(1\d{{3}}|20\d{{2}}|{_MONTHS}|century|centuries|decade|\d{{1,4}}s)\b"),
     ),
 )
+# A sentence that opens by pointing back continues the one before it ("Often, the first argument of a method is
+# called self. This is nothing more than a convention: …").
+_CONTINUES = re.compile(r"(?:This|That|These|Those|It|Such)\b")
+# A sentence that ends a paragraph with ":" before paragraphs of one short sentence each introduces them: the items
+# of a list ("… for several reasons:"), which are the answer. At most this many characters of items are highlighted
+# with it, each item at most this long.
+_LISTED_MAX_CHARS = 600
+_LIST_ITEM_MAX_CHARS = 300
+# "What is a view?", "What's a join query?": the term a question asks to have defined, up to 40 characters.
+_ASKS_DEFINITION = re.compile(
+    r"^\s*what(?:['\u2019]s|\s+is|\s+are)\s+(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*\??\s*$", re.IGNORECASE
+)
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
@@ -120,7 +133,7 @@ class AnswerSettings:
     # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)")
     acronym_expansion: float = 0.15
     # added to a span of the type of answer the question asks for: a reason for "why", a date for "when"
-    # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
+    # (``_ANSWER_TYPES``), a definition for "what is …" (``asked_answer_types``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
     # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
     # git reset --hard do?" and the paragraph under "--hard"): the model reads an option's name as little more
@@ -355,7 +368,7 @@ class Answerer:
         if acronym is not None:
             spelled_out = np.array([_expands(text, acronym) for text in texts], dtype=np.float64)
             scores = scores + settings.acronym_expansion * spelled_out
-        asked = [answer for question, answer in _ANSWER_TYPES if question.search(query)]
+        asked = asked_answer_types(query)
         if asked:
             of_type = np.array([any(a.search(text) for a in asked) for text in texts], dtype=np.float64)
             scores = scores + settings.answer_type * of_type
@@ -444,9 +457,11 @@ class Answerer:
             core = list(span.sentences)
             if any(_overlaps_quoted(taken, doc_id, sentence) for sentence in core):
                 continue
-            quote = self._widen(self._paragraph_sentences(span.row), core, taken, doc_id)
-            start, end = quote[0][0], quote[-1][1]
+            paragraph = self._paragraph_sentences(span.row)
             document = self.index.documents[doc_id]
+            core = _completed(document, paragraph, core, taken)
+            quote = self._widen(paragraph, [s for s in core if s in paragraph], taken, doc_id)
+            start, end = quote[0][0], max(quote[-1][1], core[-1][1])
             start, end = _with_term(document, start, taken), _with_example(document, end, taken)
             add(span.row, start, end, span.score, core if highlight else [])
         for candidate in related:
@@ -540,6 +555,46 @@ def _with_example(document: Document, end: int, taken: Sequence[tuple[str, int, 
     return end
 
 
+def _completed(
+    document: Document, paragraph: list[Span], core: list[Span], taken: Sequence[tuple[str, int, int]]
+) -> list[Span]:
+    """The answer whose best span is ``core`` (sentences of ``paragraph``): with the next sentence when that one
+    points back to it (``_CONTINUES``), and with the list it introduces when it ends its paragraph with ":". A
+    sentence scored alone is read by the model alone, so the half of an answer that a pronoun or a colon carries
+    over scores low by itself; a reader needs both halves."""
+    following = paragraph.index(core[-1]) + 1
+    if (
+        len(core) == 1
+        and following < len(paragraph)
+        and _CONTINUES.match(document.text[paragraph[following][0] : paragraph[following][1]])
+        and not _overlaps_quoted(taken, document.id, paragraph[following])
+    ):
+        core = [*core, paragraph[following]]
+    listed = _listed(document, core[-1][1], taken)
+    return [*core, listed] if listed else core
+
+
+def _listed(document: Document, end: int, taken: Sequence[tuple[str, int, int]]) -> Span | None:
+    """The paragraphs of one short sentence (list items) that follow the paragraph ending at ``end`` with ":", as
+    one span; None when it does not end so, or no such paragraph follows."""
+    block = document.block_at(end - 1)
+    if end != block.end or document.text[end - 1] != ":":
+        return None
+    items: list[Block] = []
+    following = document.block_after(block)
+    while (
+        following is not None
+        and following.kind == "paragraph"
+        and following.end - following.start <= _LIST_ITEM_MAX_CHARS
+        and following.end - (items[0].start if items else following.start) <= _LISTED_MAX_CHARS
+        and len(split_sentences(document, following)) == 1
+        and not _overlaps_quoted(taken, document.id, (following.start, following.end))
+    ):
+        items.append(following)
+        following = document.block_after(following)
+    return (items[0].start, items[-1].end) if items else None
+
+
 def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, int]]) -> int:
     """Where a quote starting at ``start`` should start: at the terms of its paragraph when it starts with that
     paragraph, so that a description is quoted with what it describes ("--delete", "Note")."""
@@ -602,6 +657,35 @@ def _asked_acronym(question: str) -> str | None:
         return None
     acronyms = _ACRONYM.findall(question)
     return acronyms[0] if len(acronyms) == 1 else None
+
+
+def asked_answer_types(question: str) -> list[re.Pattern[str]]:
+    """What the sentences that give the kind of answer ``question`` asks for match (``_ANSWER_TYPES``), and for
+    "What is a module?" the sentences that define that term.
+
+    Example:
+        >>> [bool(t.search("A module is a file containing Python definitions.")) for t in
+        ...  asked_answer_types("What is a module?")]
+        [True]
+        >>> [bool(t.search("Such files are called modules.")) for t in asked_answer_types("What's a module?")]
+        [True]
+        >>> asked_answer_types("What is a module for, and how do I write one?")
+        []
+    """
+    asked = [answer for asks, answer in _ANSWER_TYPES if asks.search(question)]
+    defined = _ASKS_DEFINITION.match(question)
+    if defined:
+        # "modules" and "module" alike; the term must be whole, and defined, not merely used
+        name = re.escape(defined.group(1).removesuffix("s")) + "s?"
+        asked.append(
+            re.compile(
+                rf"\b{name}\s+(?:is|are)\s+(?:an?|the|essentially|simply|just)\b"
+                rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
+                rf"|\b{name},\s+an?\b",
+                re.IGNORECASE,
+            )
+        )
+    return asked
 
 
 def _expands(text: str, acronym: str) -> bool:

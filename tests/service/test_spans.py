@@ -139,3 +139,54 @@ def test_a_term_is_quoted_with_its_description_but_a_list_of_links_is_not(
 
     ferries = answerer.ask("How often do ferries leave for the islands?").passages[0]
     assert ferries.text == PARAGRAPHS[2]
+
+
+def test_a_sentence_that_points_back_is_highlighted_with_the_one_it_continues(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """ "This is …" carries the second half of the answer: read alone, it is about nothing the question names."""
+    document = compose_document(
+        id="methods",
+        title="Classes",
+        raw_blocks=[
+            RawBlock(
+                "paragraph",
+                "Often, the first argument of a method is called self. This is nothing more than a convention: "
+                "the name self has absolutely no special meaning to Python. Methods may call other methods.",
+            ),
+            RawBlock("paragraph", PARAGRAPHS[1]),
+        ],
+    )
+    build_index([document], tmp_path / "index", embedder=embedder)
+    answer = Answerer(Retriever(load_index(tmp_path / "index"), embedder)).ask(
+        "Does the first parameter of a method have to be called self?"
+    )
+    assert answer.answer == (
+        "Often, the first argument of a method is called self. This is nothing more than a convention: "
+        "the name self has absolutely no special meaning to Python."
+    )
+
+
+def test_a_sentence_that_introduces_a_list_is_highlighted_with_its_items(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    items = ["at the harbor office;", "on board, in cash;", "online, up to a day before sailing."]
+    document = compose_document(
+        id="tickets",
+        title="Ferries",
+        raw_blocks=[
+            RawBlock(
+                "paragraph", "Ferries leave twice a day. Tickets for the ferry can be bought in three ways:"
+            ),
+            *(RawBlock("paragraph", item) for item in items),
+            RawBlock("paragraph", "Children under four travel free. " + PARAGRAPHS[1]),
+        ],
+    )
+    build_index([document], tmp_path / "index", embedder=embedder)
+    answer = Answerer(Retriever(load_index(tmp_path / "index"), embedder)).ask(
+        "Where can I buy a ferry ticket?"
+    )
+    assert answer.answer == "\n\n".join(["Tickets for the ferry can be bought in three ways:", *items])
+    first = answer.passages[0]
+    assert first.text.endswith(items[-1])
+    assert document.text[first.source.start : first.source.end] == first.text
