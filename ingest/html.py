@@ -32,6 +32,8 @@ _HEADING_WRAPPERS = {"div", "header", "hgroup", "span", "section"}
 _CHROME_ROLES = (
     "navigation", "banner", "contentinfo", "complementary", "search", "menubar", "toolbar", "dialog", "alertdialog",
 )  # fmt: skip
+# ARIA roles of footnotes and endnotes (docutils writes its footnotes as <aside role="note">).
+_FOOTNOTE_ROLES = {"note", "doc-footnote", "doc-endnote", "doc-endnotes"}
 # Class or id names of page furniture, whole; then parts of class names.
 _CHROME_NAMES = {
     "toc", "badge", "sr-only", "visually-hidden", "screen-reader-text", "skip-link", "breadcrumb", "breadcrumbs",
@@ -107,6 +109,15 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     for element in list(tree.iter()):
         if element.getparent() is not None and _is_chrome(element):
             element.drop_tree()
+    for aside in tree.iter("aside"):
+        if _is_footnote(aside):
+            aside.tag = "div"  # trafilatura drops every <aside>, and docutils writes its footnotes as asides
+            for label in aside.find_class("label"):
+                # "[1]" as a paragraph of its own (a label, then): trafilatura drops the text around "[<a>1</a>]"
+                mark = _squashed(label.text_content())
+                for child in list(label):
+                    label.remove(child)
+                label.text, label.tag = mark, "p"
     for element in list(tree.iter(*_HEADINGS)):
         outer = element
         while (parent := outer.getparent()) is not None and parent.tag in _HEADING_WRAPPERS:
@@ -203,6 +214,13 @@ def _is_chrome(element: _Element) -> bool:
     ):
         return True
     return bool(names & _CHROME_NAMES) or any(part in name for name in classes for part in _CHROME_NAME_PARTS)
+
+
+def _is_footnote(element: _Element) -> bool:
+    """A footnote or endnote, by its ARIA role or its class: part of the page's text, where an ``<aside>``
+    is otherwise a sidebar."""
+    classes = (element.get("class") or "").lower()
+    return element.get("role") in _FOOTNOTE_ROLES or "footnote" in classes or "endnote" in classes
 
 
 def _squashed(text: str) -> str:

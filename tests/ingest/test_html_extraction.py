@@ -59,7 +59,9 @@ SPHINX = Page(
         "Verifying the installation": ("Run larkspur doctor after installing.",
                                        "A failing endpoint check usually means that a proxy is intercepting TLS connections; set LARKSPUR_CA_BUNDLE to the proxy\u2019s certificate to fix it."),
         "Command-line options": ("List the files a snapshot would read and the chunks it would upload, without contacting the storage endpoint.",
-                                 "Take one snapshot of path from Python and return its identifier, or raise an error after timeout seconds."),
+                                 "Take one snapshot of path from Python and return its identifier, or raise an error after timeout seconds.",
+                                 # a footnote (docutils writes it as an <aside>), under the last heading before it
+                                 "Over a satellite link the endpoint may take longer; raise the limit with --doctor-timeout."),
     },
     cells=("Minimum version", "glibc 2.31", "12 Monterey", "Homebrew formula", "13.2-RELEASE", "pkg from the ports tree"),
     code='for host in web01 web02 db01; do\n    larkspur snapshot --host "$host" --tag nightly',
