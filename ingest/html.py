@@ -118,6 +118,12 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
                 for child in list(label):
                     label.remove(child)
                 label.text, label.tag = mark, "p"
+    for heading in tree.iter(*_HEADINGS):
+        section = heading.getparent()
+        if section is not None and _named_after(section.get("id") or "", heading.text_content()):
+            # docutils names a section after its heading ("…-unrelated-exceptions", "sharing-…"); trafilatura
+            # reads such words in an id ("related", "shar", "nav", "comment") as furniture and drops the section
+            del section.attrib["id"]
     for element in list(tree.iter(*_HEADINGS)):
         outer = element
         while (parent := outer.getparent()) is not None and parent.tag in _HEADING_WRAPPERS:
@@ -214,6 +220,18 @@ def _is_chrome(element: _Element) -> bool:
     ):
         return True
     return bool(names & _CHROME_NAMES) or any(part in name for name in classes for part in _CHROME_NAME_PARTS)
+
+
+def _named_after(name: str, heading: str) -> bool:
+    """Whether an id is made of the words of a heading (a section's anchor), as docutils and most site
+    generators make them.
+
+    Example:
+        >>> _named_after("sharing-a-repository", "3.2. Sharing a Repository¶"), _named_after("comments", "Reply")
+        (True, False)
+    """
+    words = re.findall(r"[a-z0-9]+", name.lower())
+    return bool(words) and set(words) <= set(re.findall(r"[a-z0-9]+", heading.lower()))
 
 
 def _is_footnote(element: _Element) -> bool:

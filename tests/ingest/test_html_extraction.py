@@ -58,6 +58,8 @@ SPHINX = Page(
                                       "Each iteration opens its own connection, so one unreachable host does not stop the snapshots of the others."),
         "Verifying the installation": ("Run larkspur doctor after installing.",
                                        "A failing endpoint check usually means that a proxy is intercepting TLS connections; set LARKSPUR_CA_BUNDLE to the proxy\u2019s certificate to fix it."),
+        # named after its heading, the section's id holds a word trafilatura reads as furniture ("shar")
+        "Sharing a repository between hosts": ("Several hosts may write to one repository at the same time: each takes a lock only while it updates the index.",),
         "Command-line options": ("List the files a snapshot would read and the chunks it would upload, without contacting the storage endpoint.",
                                  "Take one snapshot of path from Python and return its identifier, or raise an error after timeout seconds.",
                                  # a footnote (docutils writes it as an <aside>), under the last heading before it
