@@ -50,6 +50,8 @@ _INLINE_CODE = ("code", "tt", "kbd", "samp", "var")
 # trafilatura's output: the elements that stand as blocks, and those in which code may sit inside a sentence.
 _BLOCK_TAGS = {"p", "list", "table", "quote", "head", "div", "item"}
 _INLINE_PARENTS = {"p", "head", "hi", "ref", "cell", "item", "quote"}
+# A paragraph with at least this many words outside its links is a sentence, whatever its links.
+_PROSE_WORDS = 3
 # At most this many words, ending no sentence, make a caption rather than a paragraph.
 _CAPTION_WORDS = 3
 # Marks where a heading starts in a page's text while its headings are put back (a character no page holds).
@@ -150,6 +152,16 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     for link in list(tree.iter("a")):
         if not link.text_content().strip() and link.getparent() is not None:
             link.drop_tree()  # an empty anchor (DocBook's index terms): trafilatura would wrap the text after it
+    for paragraph in tree.iter("p"):
+        links = list(paragraph.iter("a"))
+        prose = _squashed(paragraph.text_content())
+        for link in links:
+            prose = prose.replace(_squashed(link.text_content()), " ", 1)
+        if links and len(prose.split()) >= _PROSE_WORDS:
+            for link in links:
+                # cross-references in a sentence ("Wraps filter() usage in a list call."): trafilatura drops a
+                # paragraph that is mostly link text as a list of links
+                link.drop_tag()
     return tree
 
 

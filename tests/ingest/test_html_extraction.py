@@ -62,6 +62,8 @@ SPHINX = Page(
         "Sharing a repository between hosts": ("Several hosts may write to one repository at the same time: each takes a lock only while it updates the index.",),
         "Command-line options": ("List the files a snapshot would read and the chunks it would upload, without contacting the storage endpoint.",
                                  "Take one snapshot of path from Python and return its identifier, or raise an error after timeout seconds.",
+                                 # a sentence that is mostly short cross-references, which trafilatura reads as a list of links
+                                 "Sets --dry-run for run() calls.",
                                  # a footnote (docutils writes it as an <aside>), under the last heading before it
                                  "Over a satellite link the endpoint may take longer; raise the limit with --doctor-timeout."),
     },
