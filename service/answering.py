@@ -53,7 +53,8 @@ _WORD = re.compile(r"[\w'-]+")
 _ASKS_MEANING = re.compile(
     r"\b(stands? for|short for|abbreviat\w*|acronym|spelled out|expand\w*)\b", re.IGNORECASE
 )
-_ACRONYM_REACH = 64  # windows searched for the acronym alone: a common one ("WAL") is used in hundreds
+# windows searched for an acronym or a term alone: a common one ("WAL") is used in hundreds
+_TERM_REACH = 64
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*[A-Z0-9]\b")
 # What a question asks for, and the words of a sentence that gives that kind of answer. The model places a
 # sentence by its topic, so the sentence that states a fact ("...cannot be used in the WHERE clause") and the one
@@ -63,7 +64,7 @@ _ANSWER_TYPES = (
     (
         re.compile(r"\bwhy\b", re.IGNORECASE),
         re.compile(
-            r"\b(because|the reason|due to|so that|in order to|owing to|as a result|thus|therefore|hence)\b",
+            r"\b(because|the reason|due to|so that|in order to|owing to|as a result|thus|therefore|hence|the advantage|the benefit)\b",
             re.IGNORECASE,
         ),
     ),
@@ -130,10 +131,11 @@ class AnswerSettings:
     window: float = 0.4
     windows_per_passage: int = 2
     min_windows: int = 6
-    # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)")
-    acronym_expansion: float = 0.15
+    # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)"), or
+    # defines the term it asks about ("A set is an unordered collection …" for "What is a set?"): ``asked_term``
+    term_answer: float = 0.15
     # added to a span of the type of answer the question asks for: a reason for "why", a date for "when"
-    # (``_ANSWER_TYPES``), a definition for "what is …" (``asked_answer_types``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
+    # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
     # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
     # git reset --hard do?" and the paragraph under "--hard"): the model reads an option's name as little more
@@ -268,20 +270,22 @@ class Answerer:
         return tuple(topics)
 
     def _spelled_out(self, query: str) -> list[Candidate]:
-        """For a question about an acronym's meaning, the best windows for the acronym alone that spell it out:
-        the question's other words ("what does … stand for") pull retrieval towards sentences that use it."""
-        acronym = _asked_acronym(query)
-        if acronym is None:
+        """For a question about an acronym's meaning or a term's definition ("What does WAL stand for?", "What is
+        a virtual environment?"), the best windows for the term alone that spell it out or define it: the
+        question's other words pull retrieval towards sentences that use the term, and a page about the term
+        has many short windows (commands, captions) that its title makes look alike."""
+        asked = asked_term(query)
+        if asked is None:
             return []
+        term, answers = asked
         passages, documents = self.index.passages, self.index.documents
         return [
             candidate
-            for candidate in self.retriever.search(acronym, _ACRONYM_REACH)
-            if _expands(
+            for candidate in self.retriever.search(term, _TERM_REACH)
+            if answers.search(
                 documents[passages[candidate.passage].document].text[
                     passages[candidate.passage].start : passages[candidate.passage].end
-                ],
-                acronym,
+                ]
             )
         ]
 
@@ -364,11 +368,11 @@ class Answerer:
         window = np.array([best_window[k][0] for k in keys])
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
-        acronym = _asked_acronym(query)
-        if acronym is not None:
-            spelled_out = np.array([_expands(text, acronym) for text in texts], dtype=np.float64)
-            scores = scores + settings.acronym_expansion * spelled_out
-        asked = asked_answer_types(query)
+        term = asked_term(query)
+        if term is not None:
+            answers_term = np.array([term[1].search(text) is not None for text in texts], dtype=np.float64)
+            scores = scores + settings.term_answer * answers_term
+        asked = [answer for question, answer in _ANSWER_TYPES if question.search(query)]
         if asked:
             of_type = np.array([any(a.search(text) for a in asked) for text in texts], dtype=np.float64)
             scores = scores + settings.answer_type * of_type
@@ -659,44 +663,47 @@ def _asked_acronym(question: str) -> str | None:
     return acronyms[0] if len(acronyms) == 1 else None
 
 
-def asked_answer_types(question: str) -> list[re.Pattern[str]]:
-    """What the sentences that give the kind of answer ``question`` asks for match (``_ANSWER_TYPES``), and for
-    "What is a module?" the sentences that define that term.
+def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
+    """The acronym whose meaning, or the term whose definition, ``question`` asks for, and what a text that
+    answers it matches; None for any other question.
 
     Example:
-        >>> [bool(t.search("A module is a file containing Python definitions.")) for t in
-        ...  asked_answer_types("What is a module?")]
-        [True]
-        >>> [bool(t.search("Such files are called modules.")) for t in asked_answer_types("What's a module?")]
-        [True]
-        >>> asked_answer_types("What is a module for, and how do I write one?")
-        []
+        >>> term, answers = asked_term("What is a module?")
+        >>> term, bool(answers.search("A module is a file containing Python definitions."))
+        ('module', True)
+        >>> bool(asked_term("What's a module?")[1].search("Such files are called modules."))
+        True
+        >>> term, answers = asked_term("What does WAL stand for?")
+        >>> term, bool(answers.search("Write-Ahead Logging (WAL)")), bool(answers.search("WAL is fast."))
+        ('WAL', True, False)
+        >>> asked_term("What is a module for, and how do I write one?") is None
+        True
     """
-    asked = [answer for asks, answer in _ANSWER_TYPES if asks.search(question)]
+    acronym = _asked_acronym(question)
+    if acronym is not None:
+        return acronym, _spelling_out(acronym)
     defined = _ASKS_DEFINITION.match(question)
-    if defined:
-        # "modules" and "module" alike; the term must be whole, and defined, not merely used
-        name = re.escape(defined.group(1).removesuffix("s")) + "s?"
-        asked.append(
-            re.compile(
-                rf"\b{name}\s+(?:is|are)\s+(?:an?|the|essentially|simply|just)\b"
-                rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
-                rf"|\b{name},\s+an?\b",
-                re.IGNORECASE,
-            )
-        )
-    return asked
+    return (defined.group(1), _defining(defined.group(1))) if defined else None
 
 
-def _expands(text: str, acronym: str) -> bool:
-    """Whether ``text`` spells ``acronym`` out: "Write-Ahead Logging (WAL)", "WAL (Write-Ahead Logging)"."""
+def _spelling_out(acronym: str) -> re.Pattern[str]:
+    """What a text that spells ``acronym`` out matches: "Write-Ahead Logging (WAL)", "WAL (Write-Ahead
+    Logging)", "WAL stands for …"."""
     name = re.escape(acronym)
-    return (
-        re.search(
-            rf"\w[\w-]*\s*\([^()]*\b{name}s?\s*\)|\b{name}\s*\(\s*[A-Z]\w|\b{name}\s+(?:stands|is short) for",
-            text,
-        )
-        is not None
+    return re.compile(
+        rf"\w[\w-]*\s*\([^()]*\b{name}s?\s*\)|\b{name}\s*\(\s*[A-Z]\w|\b{name}\s+(?:stands|is short) for"
+    )
+
+
+def _defining(term: str) -> re.Pattern[str]:
+    """What a text that defines ``term`` matches: "A module is a …", "… is called a module", "a module, a …";
+    "modules" and "module" alike, the term whole."""
+    name = re.escape(term.removesuffix("s")) + "s?"
+    return re.compile(
+        rf"\b{name}\s+(?:is|are)\s+(?:an?|the|essentially|simply|just)\b"
+        rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
+        rf"|\b{name},\s+an?\b",
+        re.IGNORECASE,
     )
 
 
