@@ -696,11 +696,11 @@ def _spelling_out(acronym: str) -> re.Pattern[str]:
 
 
 def _defining(term: str) -> re.Pattern[str]:
-    """What a text that defines ``term`` matches: "A module is a …", "… is called a module", "a module, a …";
-    "modules" and "module" alike, the term whole."""
+    """What a text that defines ``term`` matches: "A module is a …", "A tuple consists of …", "… is called a
+    module", "a module, a …"; "modules" and "module" alike, the term whole."""
     name = re.escape(term.removesuffix("s")) + "s?"
     return re.compile(
-        rf"\b{name}\s+(?:is|are)\s+(?:an?|the|essentially|simply|just)\b"
+        rf"\b{name}\s+(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
         rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
         rf"|\b{name},\s+an?\b",
         re.IGNORECASE,
