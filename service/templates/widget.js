@@ -231,7 +231,9 @@ button:focus-visible, input:focus-visible, textarea:focus-visible, a:focus-visib
   }
 
   function passageBlock(passage) {
-    var text = passage.text, src = passage.source, name = src.title + (src.section ? " — " + src.section : "");
+    var text = passage.text, src = passage.source;
+    // a page's first heading is often its title again ("5. Data Structures — Python 3.11 documentation")
+    var name = src.title + (src.section && src.title.indexOf(src.section) !== 0 ? " — " + src.section : "");
     var marks = passage.highlights || [];
     var quoted = marks.length ? text.slice(marks[0].start, marks[marks.length - 1].end) : text;
     var link = opens(src.url) ? el("a", { href: src.url + textFragment(quoted), target: "_blank", rel: "noopener noreferrer", text: name }) : el("span", { text: name });

@@ -465,6 +465,33 @@ def test_code_keeps_its_lines_in_monospace_beside_the_sentence_that_introduces_i
     assert "monospace" in family and white_space == "pre"
 
 
+@pytest.mark.parametrize(
+    ("section", "shown"),
+    [
+        ("5. Data Structures", "Source: 5. Data Structures — Python 3.11 documentation"),
+        ("5.4. Sets", "Source: 5. Data Structures — Python 3.11 documentation — 5.4. Sets"),
+    ],
+)
+def test_a_source_names_its_section_unless_the_title_already_does(
+    server: ServerProcess, page: Page, section: str, shown: str
+) -> None:
+    text = "A set is an unordered collection with no duplicate elements."
+    source = {"document": "datastructures", "title": "5. Data Structures — Python 3.11 documentation"}
+    source |= {"section": section, "url": None, "start": 0, "end": len(text)}
+    answer = {
+        "id": "a" * 32,
+        "answered": True,
+        "answer": text,
+        "passages": [
+            {"text": text, "score": 0.8, "highlights": [{"start": 0, "end": len(text)}], "source": source}
+        ],
+    }
+    page.goto(server.url + "/chat")
+    page.route("**/api/ask", lambda route: route.fulfill(status=200, json=answer))
+    ask(page, "What is a set?")
+    expect(last_answer(page).locator(".source").first).to_have_text(shown)
+
+
 def test_a_source_without_a_web_address_is_named_not_linked(
     hostile_server: ServerProcess, page: Page
 ) -> None:
