@@ -64,7 +64,8 @@ _ANSWER_TYPES = (
     (
         re.compile(r"\bwhy\b", re.IGNORECASE),
         re.compile(
-            r"\b(because|the reason|due to|so that|in order to|owing to|as a result|thus|therefore|hence|the advantage|the benefit)\b",
+            r"\b(because|the reason|due to|so that|in order to|owing to|as a result|thus|therefore|hence"
+            r"|the advantage|the benefit)\b",
             re.IGNORECASE,
         ),
     ),
@@ -241,7 +242,7 @@ class Answerer:
         for query in tries:
             vector = self.retriever.encode(query)
             found = self._explained(self.retriever.search(query, windows * 3, query_vector=vector))
-            pool = self._diverse(found, scored) + self._spelled_out(query)
+            pool = self._diverse(found, scored) + self._term_windows(query)
             ranked = self._rank_spans(query, vector, pool)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
@@ -269,7 +270,7 @@ class Answerer:
                 break
         return tuple(topics)
 
-    def _spelled_out(self, query: str) -> list[Candidate]:
+    def _term_windows(self, query: str) -> list[Candidate]:
         """For a question about an acronym's meaning or a term's definition ("What does WAL stand for?", "What is
         a virtual environment?"), the best windows for the term alone that spell it out or define it: the
         question's other words pull retrieval towards sentences that use the term, and a page about the term
