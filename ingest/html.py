@@ -3,7 +3,9 @@
 trafilatura (https://trafilatura.readthedocs.io) finds the main text of real-world pages and drops their chrome.
 Before it runs, what it would keep or misread is undone (:func:`_prepared`): permalink marks, text for screen
 readers only, tables of contents, badges, ARIA navigation and dialogs, empty anchors, headings wrapped in
-containers of their own (DocBook's ``div.titlepage``), inline code it would cut out of its sentence. Its output
+containers of their own (DocBook's ``div.titlepage``), inline code it would cut out of its sentence; and what it
+would drop though it is text: footnotes (docutils' ``<aside>``), sections whose id, made of their heading's words,
+holds one it reads as furniture ("…-unrelated-exceptions"), sentences that are mostly cross-references. Its output
 tree then becomes :class:`RawBlock` s: headings, paragraphs, list items, table rows, code blocks (line breaks
 kept), and labels (definition terms, list items that are only a link), which a reader sees but which are never
 an answer on their own. Where it still drops a page's headings, they are put back (:func:`_with_headings_of`).
