@@ -42,6 +42,15 @@ $(NGINX):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx openssl
 
+# A real Sphinx site for the extraction and answer tests: Python's tutorial as Debian's python3.11-doc holds it,
+# unpacked here (not installed: a slim image may exclude /usr/share/doc).
+PYTHON_DOCS := .citewell/python3.11-doc
+PYTHON_TUTORIAL := $(PYTHON_DOCS)/usr/share/doc/python3.11/html/tutorial/index.html
+$(PYTHON_TUTORIAL):
+	$(SUDO) apt-get update -qq
+	mkdir -p $(PYTHON_DOCS)
+	cd $(PYTHON_DOCS) && apt-get download python3.11-doc && dpkg-deb -x python3.11-doc_*.deb .
+
 index: install
 	$(BIN)/citewell ingest corpus --index $(INDEX)
 
@@ -57,7 +66,7 @@ lint: install
 	$(BIN)/ruff format --check ingest service tests
 	$(BIN)/mypy
 
-test: lint $(CHROMIUM) $(REDIS) $(POSTGRES) $(NGINX)
+test: lint $(CHROMIUM) $(REDIS) $(POSTGRES) $(NGINX) $(PYTHON_TUTORIAL)
 	$(BIN)/pytest
 
 # Known vulnerabilities in the installed dependencies. Needs PyPI's JSON API or OSV (api.osv.dev); --strict

@@ -14,6 +14,10 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 # The read-only shared data sits beside the checkout (../shared), in CI as on developer machines.
 SHARED = Path(os.environ.get("CITEWELL_SHARED_DIR", REPO.parent / "shared"))
+# Python's tutorial as Sphinx built it, from Debian's python3.11-doc (unpacked by `make test`): a real Sphinx site.
+PYTHON_TUTORIAL = (
+    REPO / ".citewell" / "python3.11-doc" / "usr" / "share" / "doc" / "python3.11" / "html" / "tutorial"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from service.answering import Answerer
 from service.measurement.quality import evaluate_questions
 from service.retrieval import Retriever
 
-from ..conftest import SHARED
+from ..conftest import PYTHON_TUTORIAL, SHARED
 
 TUTORIAL_PAGES = sorted((SHARED / "corpora" / "postgresql-15").glob("tutorial*.html"))
 GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("clone", "reset", "tag")]
@@ -47,6 +47,44 @@ def git_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     index_dir = tmp_path_factory.mktemp("git") / "index"
     build_index(load_documents(GIT_PAGES).documents, index_dir, embedder=embedder)
     return Answerer(Retriever(load_index(index_dir), embedder))
+
+
+@pytest.fixture(scope="module")
+def python_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    pages = sorted(PYTHON_TUTORIAL.glob("*.html"))
+    if not pages:
+        pytest.skip(f"Python's tutorial is not at {PYTHON_TUTORIAL} (`make test` unpacks it)")
+    index_dir = tmp_path_factory.mktemp("python") / "index"
+    build_index(load_documents(pages).documents, index_dir, embedder=embedder)
+    return Answerer(Retriever(load_index(index_dir), embedder))
+
+
+@pytest.mark.parametrize(
+    ("question", "starts", "ends"),
+    [
+        # the definition, not "Python also includes a data type for sets." before it
+        ("What is a set?", "A set is an unordered collection with no duplicate elements.", None),
+        ("What is a tuple?", "A tuple consists of a number of values separated by commas", None),
+        # a lead-in and the list it introduces are one answer
+        (
+            "Why do Python programs tend to be shorter than the same thing in C or Java?",
+            "Programs written in Python are typically much shorter",
+            "no variable or argument declarations are necessary.",
+        ),
+        # the sentence that says "This is nothing more than a convention" belongs to the one before it
+        (
+            "Does the first parameter of a method have to be called self?",
+            "Often, the first argument of a method is called self.",
+            "the name self has absolutely no special meaning to Python.",
+        ),
+    ],
+)
+def test_a_sphinx_site_is_answered_with_whole_answers(
+    python_answerer: Answerer, question: str, starts: str, ends: str | None
+) -> None:
+    answer = python_answerer.ask(question)
+    assert answer.answered and answer.answer.startswith(starts)
+    assert ends is None or answer.answer.endswith(ends)
 
 
 @pytest.mark.parametrize(
