@@ -190,3 +190,23 @@ def test_a_sentence_that_introduces_a_list_is_highlighted_with_its_items(
     first = answer.passages[0]
     assert first.text.endswith(items[-1])
     assert document.text[first.source.start : first.source.end] == first.text
+
+
+def test_a_why_question_highlights_the_advantage_a_sentence_gives(tmp_path: Path, embedder: Embedder) -> None:
+    document = compose_document(
+        id="files",
+        title="Reading and Writing Files",
+        raw_blocks=[
+            RawBlock(
+                "paragraph",
+                "It is good practice to use the with keyword when dealing with file objects. The advantage is "
+                "that the file is properly closed after its suite finishes, even if an exception is raised.",
+            ),
+            RawBlock("paragraph", PARAGRAPHS[1]),
+        ],
+    )
+    build_index([document], tmp_path / "index", embedder=embedder)
+    answer = Answerer(Retriever(load_index(tmp_path / "index"), embedder)).ask(
+        "Why should I open files with the with keyword?"
+    )
+    assert answer.answered and "the file is properly closed" in answer.answer
