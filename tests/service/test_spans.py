@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import Embedder, Index, build_index, load_index
+from ingest import Document, Embedder, Index, build_index, load_index
 from ingest.documents import RawBlock, compose_document
 from service.answering import Answerer, _VectorCache
 from service.retrieval import Retriever
@@ -29,6 +29,17 @@ def build_harbor(folder: Path, embedder: Embedder, *, sentence_vectors: bool = F
     )
     build_index([document], folder / "index", embedder=embedder, sentence_vectors=sentence_vectors)
     return load_index(folder / "index")
+
+
+def answerer_over(document: Document, folder: Path, embedder: Embedder) -> Answerer:
+    """An answerer over an index of ``document`` alone, built in ``folder``."""
+    build_index([document], folder / "index", embedder=embedder)
+    return Answerer(Retriever(load_index(folder / "index"), embedder))
+
+
+def with_a_bakery(paragraph: str) -> list[RawBlock]:
+    """``paragraph`` and an unrelated one, so that retrieval has something to tell it from."""
+    return [RawBlock("paragraph", paragraph), RawBlock("paragraph", PARAGRAPHS[1])]
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +139,7 @@ def test_a_term_is_quoted_with_its_description_but_a_list_of_links_is_not(
             RawBlock("paragraph", PARAGRAPHS[1]),
         ],
     )
-    build_index([document], tmp_path / "index", embedder=embedder)
-    answerer = Answerer(Retriever(load_index(tmp_path / "index"), embedder))
+    answerer = answerer_over(document, tmp_path, embedder)
 
     bakery = answerer.ask("When does the bakery open?").passages[0]
     assert bakery.text == "Bakery\n\n" + PARAGRAPHS[1]
@@ -148,17 +158,12 @@ def test_a_sentence_that_points_back_is_highlighted_with_the_one_it_continues(
     document = compose_document(
         id="methods",
         title="Classes",
-        raw_blocks=[
-            RawBlock(
-                "paragraph",
-                "Often, the first argument of a method is called self. This is nothing more than a convention: "
-                "the name self has absolutely no special meaning to Python. Methods may call other methods.",
-            ),
-            RawBlock("paragraph", PARAGRAPHS[1]),
-        ],
+        raw_blocks=with_a_bakery(
+            "Often, the first argument of a method is called self. This is nothing more than a convention: "
+            "the name self has absolutely no special meaning to Python. Methods may call other methods."
+        ),
     )
-    build_index([document], tmp_path / "index", embedder=embedder)
-    answer = Answerer(Retriever(load_index(tmp_path / "index"), embedder)).ask(
+    answer = answerer_over(document, tmp_path, embedder).ask(
         "Does the first parameter of a method have to be called self?"
     )
     assert answer.answer == (
@@ -182,10 +187,7 @@ def test_a_sentence_that_introduces_a_list_is_highlighted_with_its_items(
             RawBlock("paragraph", "Children under four travel free. " + PARAGRAPHS[1]),
         ],
     )
-    build_index([document], tmp_path / "index", embedder=embedder)
-    answer = Answerer(Retriever(load_index(tmp_path / "index"), embedder)).ask(
-        "Where can I buy a ferry ticket?"
-    )
+    answer = answerer_over(document, tmp_path, embedder).ask("Where can I buy a ferry ticket?")
     assert answer.answer == "\n\n".join(["Tickets for the ferry can be bought in three ways:", *items])
     first = answer.passages[0]
     assert first.text.endswith(items[-1])
@@ -196,17 +198,10 @@ def test_a_why_question_highlights_the_advantage_a_sentence_gives(tmp_path: Path
     document = compose_document(
         id="files",
         title="Reading and Writing Files",
-        raw_blocks=[
-            RawBlock(
-                "paragraph",
-                "It is good practice to use the with keyword when dealing with file objects. The advantage is "
-                "that the file is properly closed after its suite finishes, even if an exception is raised.",
-            ),
-            RawBlock("paragraph", PARAGRAPHS[1]),
-        ],
+        raw_blocks=with_a_bakery(
+            "It is good practice to use the with keyword when dealing with file objects. The advantage is "
+            "that the file is properly closed after its suite finishes, even if an exception is raised."
+        ),
     )
-    build_index([document], tmp_path / "index", embedder=embedder)
-    answer = Answerer(Retriever(load_index(tmp_path / "index"), embedder)).ask(
-        "Why should I open files with the with keyword?"
-    )
+    answer = answerer_over(document, tmp_path, embedder).ask("Why should I open files with the with keyword?")
     assert answer.answered and "the file is properly closed" in answer.answer
