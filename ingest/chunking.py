@@ -1,9 +1,9 @@
 """Structure-aware chunking: a document's paragraphs become passages of whole sentences.
 
 Headings are not passages; they become the ``section`` of the passages beneath them. A paragraph is split
-into sentences with a real sentence splitter (sentencex), or into items when it is a list written on one line
-(``a | b | c``). Passages are windows of whole sentences inside one paragraph, and always satisfy
-``document.text[passage.start:passage.end] == passage.text``.
+into sentences with a real sentence splitter (sentencex), or into its items when it is a row of titles written
+on one line (``a | b | c``, :func:`title_row`). Passages are windows of whole sentences inside one paragraph, and
+always satisfy ``document.text[passage.start:passage.end] == passage.text``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ import sentencex
 
 from ingest.documents import Block, Document
 
-_LIST_SEPARATOR = re.compile(r"\s\|\s")
-_LIST_ITEM_MAX_CHARS = 300
+# A row of titles separated by " | " ("RELATED: NASS Letter to Twitter … (March 2019) | NASS Letter to Facebook …"):
+# a web page's related links, breadcrumbs or footer as they read once copied as text.
+_ROW_SEPARATOR = re.compile(r"\s\|\s")
+_ROW_ITEM_MAX_CHARS = 300
+_SENTENCE_END = (".", "!", "?", ":", ";")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
         elif block.kind == "label":
             windows = [[(block.start, block.end)]]
         else:
-            items = _list_items(document, block)
+            items = title_row(document, block)
             sentences = _bounded(
                 document.text, split_sentences(document, block, config.language), config.max_chars
             )
@@ -141,15 +144,24 @@ def _code_pieces(document: Document, block: Block, max_chars: int) -> list[Span]
     return [span for piece in pieces if (span := _trimmed(document.text, *piece))]
 
 
-def _list_items(document: Document, block: Block) -> list[Span]:
+def title_row(document: Document, block: Block) -> list[Span]:
+    """The items of ``block`` when it is a row of titles separated by " | " (at least two, none longer than 300
+    characters); else an empty list. Prose that pipes commands ("Count them with ls | wc -l.") ends like a
+    sentence and is not a row.
+
+    Example:
+        >>> from ingest.documents import RawBlock, compose_document
+        >>> doc = compose_document(id="d", title="T", raw_blocks=[RawBlock("paragraph", "RELATED: A (2017) | B")])
+        >>> [doc.text[start:end] for start, end in title_row(doc, doc.blocks[0])]
+        ['RELATED: A (2017)', 'B']
+    """
     text = document.block_text(block)
-    cuts = [m.span() for m in _LIST_SEPARATOR.finditer(text)]
-    if not cuts:
+    if text.endswith(_SENTENCE_END):
         return []
-    bounds = [0, *[edge for cut in cuts for edge in cut], len(text)]
+    bounds = [0, *[edge for cut in _ROW_SEPARATOR.finditer(text) for edge in cut.span()], len(text)]
     items = [_trimmed(text, bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
     spans = [(block.start + s[0], block.start + s[1]) for s in items if s]
-    if len(spans) < 2 or any(end - start > _LIST_ITEM_MAX_CHARS for start, end in spans):
+    if len(spans) < 2 or any(end - start > _ROW_ITEM_MAX_CHARS for start, end in spans):
         return []
     return spans
 

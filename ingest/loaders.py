@@ -274,7 +274,10 @@ def _read_markdown(data: bytes, path: Path, doc_id: str) -> list[Document]:
 
 
 def markdown_blocks(text: str) -> list[RawBlock]:
-    """Headings, paragraphs, list items, table cells and code blocks of a CommonMark document, as plain text."""
+    """Headings, paragraphs, list items, table cells and code blocks of a CommonMark document, as plain text.
+
+    A paragraph that is only a link, or a short line outside a list without closing punctuation (what a plain
+    text file would read as a heading: an image's caption, a link's title copied as text), is a label."""
     blocks: list[RawBlock] = []
     tokens = _MARKDOWN.parse(text)
     for index, token in enumerate(tokens):
@@ -283,7 +286,11 @@ def markdown_blocks(text: str) -> list[RawBlock]:
             if opener.type == "heading_open":
                 blocks.append(RawBlock("heading", _inline_text(token), int(opener.tag[1])))
             else:
-                blocks.append(RawBlock("label" if _only_a_link(token) else "paragraph", _inline_text(token)))
+                text = _inline_text(token)
+                label = _only_a_link(token) or (
+                    opener.level == 0 and _looks_like_heading(text.strip() or ".")
+                )
+                blocks.append(RawBlock("label" if label else "paragraph", text))
         elif token.type in ("fence", "code_block"):
             blocks.append(RawBlock("code", token.content))
         elif token.type == "html_block":

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ingest import ANSWER_KINDS, Block, Document, Embedder, load_index
-from ingest.chunking import split_sentences
+from ingest.chunking import split_sentences, title_row
 from service.retrieval import Candidate, QueryEncoder, RetrievalWeights, Retriever
 
 Span = tuple[int, int]
@@ -142,6 +142,10 @@ class AnswerSettings:
     # git reset --hard do?" and the paragraph under "--hard"): the model reads an option's name as little more
     # than punctuation; chosen on questions about Git's reference pages (0.05 to 0.15 alike, README)
     named_term: float = 0.1
+    # subtracted from an item of a row of titles ("RELATED: … | NASS Letter to Facebook … (March 2019) | …",
+    # ``ingest.chunking.title_row``): a title names a topic and says nothing about it, so the prose that does wins
+    # unless the title is by far the closest text ("When did NASS write to Facebook?")
+    title_row: float = 0.1
     # the most windows whose sentences are scored, whatever ``top_k`` asks: scoring encodes every sentence of
     # them, so this bounds one request's CPU; passages past them are quoted as related, without a highlight
     max_scored_windows: int = 12
@@ -377,6 +381,12 @@ class Answerer:
         if asked:
             of_type = np.array([any(a.search(text) for a in asked) for text in texts], dtype=np.float64)
             scores = scores + settings.answer_type * of_type
+        if settings.title_row:
+            documents = self.index.documents
+            scores = scores - settings.title_row * np.array(
+                [bool(title_row(documents[doc], documents[doc].block_at(unit[0][0]))) for doc, unit in keys],
+                dtype=np.float64,
+            )
         if settings.named_term:
             scores = scores + settings.named_term * np.array(
                 [self._describes_named_term(query, doc, unit) for doc, unit in keys], dtype=np.float64

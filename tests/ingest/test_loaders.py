@@ -182,19 +182,25 @@ def test_a_file_with_binary_content_is_skipped_whole_not_half_indexed(tmp_path: 
     assert problem.source == str(path) and "binary" in problem.reason
 
 
-def test_markdown_code_blocks_and_lone_links(tmp_path: Path) -> None:
-    """A fence keeps its lines and is code; a list item that is only a link is a label, never an answer."""
+def test_markdown_code_blocks_lone_links_and_captions(tmp_path: Path) -> None:
+    """A fence keeps its lines and is code; a list item that is only a link is a label, never an answer, and so
+    is a short line on its own without closing punctuation (a caption, a link's title copied as text). A list
+    item without a full stop is still a paragraph: release notes are written so."""
     doc = only_document(
         write(
             tmp_path / "links.md",
             "# Links\n\nRun it like this:\n\n```\nvote --early\n    --county Kent\n```\n\n"
-            "- [Release notes](https://example.org/notes)\n- Read the [guide](https://example.org/g) first.\n",
+            "- [Release notes](https://example.org/notes)\n- Read the [guide](https://example.org/g) first.\n"
+            "- Added early voting in Kent\n\nCounty Election Infographic\n\nPolls close at eight.\n",
         )
     )
     kinds = {doc.block_text(block): block.kind for block in doc.blocks}
     assert kinds["vote --early\n    --county Kent"] == "code"
     assert kinds["Release notes"] == "label"
     assert kinds["Read the guide first."] == "paragraph"
+    assert kinds["Added early voting in Kent"] == "paragraph"
+    assert kinds["County Election Infographic"] == "label"
+    assert kinds["Polls close at eight."] == "paragraph"
 
 
 SAVED_PAGE = (

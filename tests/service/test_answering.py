@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import Embedder, IncompatibleIndex, Index
+from ingest import Embedder, IncompatibleIndex, Index, build_index, load_documents, load_index
 from service.answering import Answer, Answerer, Turn
 from service.measurement.datasets import read_question_file
 from service.retrieval import Retriever
@@ -137,6 +137,31 @@ def test_a_question_about_an_acronym_highlights_where_it_is_spelled_out(
     answer = answerer.ask(question)
     assert answer.answered
     assert "Election Infrastructure Subsector Government Coordinating Council (EIS-GCC)" in answer.answer
+
+
+@pytest.fixture(scope="module")
+def seed_text_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    """The seed page as it was given, plain text: its caption line reads as a heading there, not a label."""
+    index_dir = tmp_path_factory.mktemp("seed-text") / "index"
+    build_index(
+        load_documents([SHARED / "corpus" / "securing-elections.txt"]).documents, index_dir, embedder=embedder
+    )
+    return Answerer(Retriever(load_index(index_dir), embedder))
+
+
+@pytest.mark.parametrize("page", ["shipped Markdown", "seed text"])
+def test_prose_answers_before_a_related_link_title_that_names_the_same_thing(
+    page: str, answerer: Answerer, seed_text_answerer: Answerer
+) -> None:
+    """The page's row of related links ("RELATED: … | EIS-GCC: An Open Letter to American Voters (March 2018) |
+    …") names the council as closely as the sentence that says what it is for; the sentence is the answer. A
+    question about a title itself is still answered by it ("When did NASS write to Facebook?", a dev question)."""
+    chosen = answerer if page == "shipped Markdown" else seed_text_answerer
+    answer = chosen.ask("What is the EIS-GCC used for?")
+    assert answer.answered
+    assert "to open communications channels" in answer.answer and "Open Letter" not in answer.answer
+    answer = chosen.ask("When did NASS write to Facebook?")
+    assert answer.answered and "NASS Letter to Facebook on Preparing for 2020 (March 2019)" in answer.answer
 
 
 def test_refusal_names_the_nearest_topics(answerer: Answerer) -> None:
