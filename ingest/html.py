@@ -54,6 +54,8 @@ _BLOCK_TAGS = {"p", "list", "table", "quote", "head", "div", "item"}
 _INLINE_PARENTS = {"p", "head", "hi", "ref", "cell", "item", "quote"}
 # A paragraph with at least this many words outside its links is a sentence, whatever its links.
 _PROSE_WORDS = 3
+# The only words beside its links of a paragraph that points elsewhere ("See also json and pickle.").
+_POINTING_WORDS = frozenset({"see", "also", "refer", "to", "cf", "and", "or", "the", "section", "chapter"})
 # At most this many words, ending no sentence, make a caption rather than a paragraph.
 _CAPTION_WORDS = 3
 # Marks where a heading starts in a page's text while its headings are put back (a character no page holds).
@@ -270,6 +272,7 @@ def _collect(element: _Element, blocks: list[RawBlock]) -> None:
         text = "".join(run)
         if text.strip():
             only_a_link = len(links) == 1 and _squashed(_text(links[0])) == _squashed(text)
+            only_a_link = only_a_link or _is_cross_reference(text, [_text(link) for link in links])
             caption = element.tag != "item" and _is_caption(text)  # a short list item is still an answer
             blocks.append(RawBlock("label" if only_a_link or caption else "paragraph", text))
         run.clear()
@@ -286,6 +289,23 @@ def _collect(element: _Element, blocks: list[RawBlock]) -> None:
             links.extend(child.iter("ref"))
         run.append(child.tail or "")
     end_run()
+
+
+def _is_cross_reference(text: str, link_texts: list[str]) -> bool:
+    """A pointer to elsewhere ("See How can I create a stand-alone binary from a Python script?", "See also
+    json and pickle."): links and nothing else but the words that point. The title it points to reads like an
+    answer to the very question it names, and says nothing.
+
+    Example:
+        >>> _is_cross_reference("See Creating a Table.", ["Creating a Table"])
+        True
+        >>> _is_cross_reference("Returns a Table.", ["Table"])
+        False
+    """
+    rest = _squashed(text)
+    for link in link_texts:
+        rest = rest.replace(_squashed(link), " ", 1)
+    return bool(link_texts) and set(re.findall(r"\w+", rest.lower())) <= _POINTING_WORDS
 
 
 def _is_caption(text: str) -> bool:

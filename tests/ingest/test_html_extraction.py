@@ -268,7 +268,8 @@ def test_passages_are_slices_of_the_document_text(page: Page) -> None:
 
 
 def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
-    """Text a reader sees but that never answers on its own: an admonition's title, a definition term."""
+    """Text a reader sees but that never answers on its own: an admonition's title, a definition term, a
+    pointer to another page ("See gitmailmap(5).")."""
     document, _ = _load(FIXTURES / "sphinx.html")
     assert document.block_at(document.text.index("Note")).kind == "label"
     terms = [
@@ -281,6 +282,11 @@ def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
     git_add, _ = _load(GIT / "git-add.html")
     assert {b.kind for b in git_add.blocks if git_add.block_text(b) == "--dry-run"} == {"label"}
     assert git_add.block_at(git_add.text.index("actually add the file(s)")).kind == "paragraph"
+    git_blame, _ = _load(GIT / "git-blame.html")
+    assert {b.kind for b in git_blame.blocks if git_blame.block_text(b) == "See gitmailmap(5)."} == {"label"}
+    git_init, _ = _load(GIT / "git-init.html")
+    pointer = git_init.block_at(git_init.text.index("for more general info on hook execution"))
+    assert pointer.kind == "paragraph"  # it says what is there: a sentence
 
 
 def test_content_named_like_chrome_by_its_id_is_kept(tmp_path: Path) -> None:
