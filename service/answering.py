@@ -88,8 +88,12 @@ _LISTED_MAX_CHARS = 600
 _LIST_ITEM_MAX_CHARS = 300
 # "What is a view?", "What's a join query?": the term a question asks to have defined, up to 40 characters.
 _ASKS_DEFINITION = re.compile(
-    r"^\s*what(?:['\u2019]s|\s+is|\s+are)\s+(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*\??\s*$", re.IGNORECASE
+    r"^\s*what(?:\s+exactly|\s+actually)?(?:['\u2019]s|\s+is|\s+are)\s+(?:meant\s+by\s+)?(?:exactly\s+|actually\s+)?"
+    r"(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*(?:,\s*(?:and|or)\s[^?]*)?\??\s*$",
+    re.IGNORECASE,
 )
+# "What is a module for?" asks what it is used for, not what it is.
+_NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
@@ -134,7 +138,7 @@ class AnswerSettings:
     min_windows: int = 6
     # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)"), or
     # defines the term it asks about ("A set is an unordered collection …" for "What is a set?"): ``asked_term``
-    term_answer: float = 0.15
+    term_answer: float = 0.25
     # added to a span of the type of answer the question asks for: a reason for "why", a date for "when"
     # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
@@ -160,6 +164,8 @@ class _ScoredSpan:
     sentences: tuple[Span, ...]  # one sentence, or two adjacent ones
     score: float  # what ranks the spans: the sentence and the retrieval evidence around it
     cosine: float  # the sentence alone against the question: what decides whether it answers
+    # whether it spells out the acronym, or defines the term, that the question asks about (``asked_term``)
+    answers_term: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,8 @@ class Answer:
     passages: tuple[AnswerPassage, ...]
     message: str | None = None
     # how closely the best sentence says what was asked (its cosine to the question): ``answered`` is whether it
-    # reaches ``AnswerSettings.min_score``; None when nothing was found
+    # reaches ``AnswerSettings.min_score``, or the sentence defines the term asked about; None when nothing was
+    # found
     confidence: float | None = field(default=None, compare=False)
     # for a refusal: the sections (or titles) of the nearest passages, best first, to suggest asking about
     topics: tuple[str, ...] = ()
@@ -253,7 +260,9 @@ class Answerer:
                 best = (score, ranked, found)
         assert best is not None
         _, spans, found = best
-        answered = bool(spans) and spans[0].cosine >= settings.min_score
+        # A sentence that says what the asked term is ("…to create a virtual environment, a self-contained
+        # directory tree …") answers "What is a virtual environment?" whatever the model makes of its wording.
+        answered = bool(spans) and (spans[0].cosine >= settings.min_score or spans[0].answers_term)
         chosen = self._quotes(spans, top_k, highlight=answered, related=found)
         confidence = spans[0].cosine if spans else None
         if not answered:
@@ -374,6 +383,7 @@ class Answerer:
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
         term = asked_term(query)
+        answers_term = np.zeros(len(keys), dtype=np.float64)
         if term is not None:
             answers_term = np.array([term[1].search(text) is not None for text in texts], dtype=np.float64)
             scores = scores + settings.term_answer * answers_term
@@ -393,7 +403,10 @@ class Answerer:
             )
         order = np.argsort(-scores, kind="stable")
         return [
-            _ScoredSpan(best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i])) for i in order
+            _ScoredSpan(
+                best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i]), bool(answers_term[i])
+            )
+            for i in order
         ]
 
     def _describes_named_term(self, question: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
@@ -689,12 +702,17 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
         ('WAL', True, False)
         >>> asked_term("What is a module for, and how do I write one?") is None
         True
+        >>> [asked_term(q)[0] for q in ("What's a virtual environment, and why would I want one?",
+        ...  "What is meant by a savepoint?", "What exactly is a namespace?")]
+        ['virtual environment', 'savepoint', 'namespace']
     """
     acronym = _asked_acronym(question)
     if acronym is not None:
         return acronym, _spelling_out(acronym)
     defined = _ASKS_DEFINITION.match(question)
-    return (defined.group(1), _defining(defined.group(1))) if defined else None
+    if defined is None or defined.group(1).split()[-1].lower() in _NOT_A_TERM_END:
+        return None
+    return defined.group(1), _defining(defined.group(1))
 
 
 def _spelling_out(acronym: str) -> re.Pattern[str]:

@@ -65,6 +65,13 @@ def python_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
         # the definition, not "Python also includes a data type for sets." before it
         ("What is a set?", "A set is an unordered collection with no duplicate elements.", None),
         ("What is a tuple?", "A tuple consists of a number of values separated by commas", None),
+        # the model puts this definition at cosine 0.1 to the question, below the refusal threshold: a sentence
+        # that says what the asked term is answers it all the same
+        (
+            "What's a virtual environment, and why would I want one?",
+            "The solution for this problem is to create a virtual environment, a self-contained directory tree",
+            None,
+        ),
         # a lead-in and the list it introduces are one answer
         (
             "Why do Python programs tend to be shorter than the same thing in C or Java?",
