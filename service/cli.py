@@ -543,7 +543,7 @@ def _bench_questions(path: Path | None) -> list[str]:
             "When was election infrastructure designated critical infrastructure?",
             "Who oversees elections in the U.S.?",
             "Is the voting process centralized?",
-            "What did NASS write to Facebook about?",
+            "What is the EIS-GCC used for?",
             "What is the boiling point of water?",
         ]
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
