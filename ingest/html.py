@@ -158,9 +158,7 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
             link.drop_tree()  # an empty anchor (DocBook's index terms): trafilatura would wrap the text after it
     for paragraph in tree.iter("p"):
         links = list(paragraph.iter("a"))
-        prose = _squashed(paragraph.text_content())
-        for link in links:
-            prose = prose.replace(_squashed(link.text_content()), " ", 1)
+        prose = _outside_links(paragraph.text_content(), [link.text_content() for link in links])
         if links and len(prose.split()) >= _PROSE_WORDS:
             for link in links:
                 # cross-references in a sentence ("Wraps filter() usage in a list call."): trafilatura drops a
@@ -271,10 +269,9 @@ def _collect(element: _Element, blocks: list[RawBlock]) -> None:
     def end_run() -> None:
         text = "".join(run)
         if text.strip():
-            only_a_link = len(links) == 1 and _squashed(_text(links[0])) == _squashed(text)
-            only_a_link = only_a_link or _is_cross_reference(text, [_text(link) for link in links])
+            pointer = _is_pointer(text, [_text(link) for link in links])
             caption = element.tag != "item" and _is_caption(text)  # a short list item is still an answer
-            blocks.append(RawBlock("label" if only_a_link or caption else "paragraph", text))
+            blocks.append(RawBlock("label" if pointer or caption else "paragraph", text))
         run.clear()
         links.clear()
 
@@ -291,21 +288,28 @@ def _collect(element: _Element, blocks: list[RawBlock]) -> None:
     end_run()
 
 
-def _is_cross_reference(text: str, link_texts: list[str]) -> bool:
-    """A pointer to elsewhere ("See How can I create a stand-alone binary from a Python script?", "See also
-    json and pickle."): links and nothing else but the words that point. The title it points to reads like an
-    answer to the very question it names, and says nothing.
+def _is_pointer(text: str, link_texts: list[str]) -> bool:
+    """Links and nothing else but the words that point to them: a lone link (a table-of-contents entry, a
+    related link) or a cross-reference ("See How can I create a stand-alone binary from a Python script?",
+    "See also json and pickle."). The title it points to reads like an answer to the very question it names,
+    and says nothing.
 
     Example:
-        >>> _is_cross_reference("See Creating a Table.", ["Creating a Table"])
-        True
-        >>> _is_cross_reference("Returns a Table.", ["Table"])
+        >>> _is_pointer("See Creating a Table.", ["Creating a Table"]), _is_pointer("Views", ["Views"])
+        (True, True)
+        >>> _is_pointer("Returns a Table.", ["Table"])
         False
     """
+    rest = _outside_links(text, link_texts)
+    return bool(link_texts) and set(re.findall(r"\w+", rest.lower())) <= _POINTING_WORDS
+
+
+def _outside_links(text: str, link_texts: list[str]) -> str:
+    """``text`` (whitespace squashed) without the text of its links, each taken out once."""
     rest = _squashed(text)
     for link in link_texts:
         rest = rest.replace(_squashed(link), " ", 1)
-    return bool(link_texts) and set(re.findall(r"\w+", rest.lower())) <= _POINTING_WORDS
+    return rest
 
 
 def _is_caption(text: str) -> bool:

@@ -253,8 +253,9 @@ class Answerer:
         for query in tries:
             vector = self.retriever.encode(query)
             found = self._explained(self.retriever.search(query, windows * 3, query_vector=vector))
-            pool = self._diverse(found, scored) + self._term_windows(query)
-            ranked = self._rank_spans(query, vector, pool)
+            term = asked_term(query)
+            pool = self._diverse(found, scored) + self._term_windows(term)
+            ranked = self._rank_spans(query, vector, pool, term)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
                 best = (score, ranked, found)
@@ -283,12 +284,12 @@ class Answerer:
                 break
         return tuple(topics)
 
-    def _term_windows(self, query: str) -> list[Candidate]:
+    def _term_windows(self, asked: tuple[str, re.Pattern[str]] | None) -> list[Candidate]:
         """For a question about an acronym's meaning or a term's definition ("What does WAL stand for?", "What is
         a virtual environment?"), the best windows for the term alone that spell it out or define it: the
         question's other words pull retrieval towards sentences that use the term, and a page about the term
-        has many short windows (commands, captions) that its title makes look alike."""
-        asked = asked_term(query)
+        has many short windows (commands, captions) that its title makes look alike. ``asked``: ``asked_term``
+        of the question."""
         if asked is None:
             return []
         term, answers = asked
@@ -352,9 +353,12 @@ class Answerer:
         passage = self.index.passages[row]
         return self.index.documents[passage.document].block_at(passage.start)
 
-    def _rank_spans(self, query: str, vector: np.ndarray, pool: list[Candidate]) -> list[_ScoredSpan]:
+    def _rank_spans(
+        self, query: str, vector: np.ndarray, pool: list[Candidate], term: tuple[str, re.Pattern[str]] | None
+    ) -> list[_ScoredSpan]:
         """Every sentence of the retrieved windows, and every pair of adjacent sentences in one window,
-        scored against the question, best first."""
+        scored against the question, best first; ``term`` (``asked_term`` of the question) favours the spans
+        that define or spell out what it asks about."""
         best_window: dict[tuple[str, tuple[Span, ...]], tuple[float, int]] = {}
         for candidate in pool:
             if self._block_of(candidate.passage).kind not in ANSWER_KINDS:
@@ -382,7 +386,6 @@ class Answerer:
         window = np.array([best_window[k][0] for k in keys])
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
-        term = asked_term(query)
         answers_term = np.zeros(len(keys), dtype=np.float64)
         if term is not None:
             answers_term = np.array([term[1].search(text) is not None for text in texts], dtype=np.float64)
