@@ -94,7 +94,9 @@ def split_sentences(document: Document, block: Block, language: str = "en") -> l
     """Sentence spans of one block, absolute offsets, with surrounding whitespace trimmed.
 
     A sentence ends only where white space follows: sentencex also cuts after a full stop inside a name
-    ("set up branch.<name>.remote and …"), which documentation writes often."""
+    ("set up branch.<name>.remote and …"), which documentation writes often. Nor does a sentence end at a "?"
+    or "!" that a lowercase word follows: that mark ends the title of a linked page inside the sentence ("See How
+    can I create a stand-alone binary from a Python script? for a list of tools …")."""
     text = document.block_text(block)
     spans: list[Span] = []
     for boundary in sentencex.get_sentence_boundaries(language, text):
@@ -102,7 +104,8 @@ def split_sentences(document: Document, block: Block, language: str = "en") -> l
         if not span:
             continue
         start, end = block.start + span[0], block.start + span[1]
-        if spans and spans[-1][1] == start:
+        inside_title = bool(spans) and document.text[spans[-1][1] - 1] in "?!" and document.text[start].islower()
+        if spans and (spans[-1][1] == start or inside_title):
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))

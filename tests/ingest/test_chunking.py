@@ -87,6 +87,22 @@ def test_a_full_stop_inside_a_name_ends_no_sentence() -> None:
     ]
 
 
+def test_a_question_mark_inside_a_linked_title_ends_no_sentence() -> None:
+    # the Python FAQ's words: the linked page's title ends with "?" and the sentence goes on in lowercase
+    text = (
+        "See How can I create a stand-alone binary from a Python script? for a list of tools that can be used to "
+        "make executables. Is a *.pyd file the same as a DLL? Yes, .pyd files are dll's."
+    )
+    doc = compose_document(id="d", title="T", raw_blocks=[RawBlock("paragraph", text)])
+    [passage] = chunk_document(doc)
+    assert [doc.text[s:e] for s, e in passage.sentences] == [
+        "See How can I create a stand-alone binary from a Python script? for a list of tools that can be used to "
+        "make executables.",
+        "Is a *.pyd file the same as a DLL?",
+        "Yes, .pyd files are dll's.",
+    ]
+
+
 words = st.lists(
     st.sampled_from([*"abcdeXYZ éü日本 \u00a0\u2003\t,;:'\"()-|?!.\u0301", "U.S.", "Dr.", "e.g.", "word "]),
     max_size=30,
