@@ -92,6 +92,11 @@ _ASKS_DEFINITION = re.compile(
     r"(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*(?:,\s*(?:and|or)\s[^?]*)?\??\s*$",
     re.IGNORECASE,
 )
+# What a term that opens a sentence does when the sentence defines it by its use ("Savepoints allow you to …").
+_DOES = (
+    r"(?:is|are) used|performs?|computes?|returns?|allows?|lets?|provides?|takes?|creates?|gives?|represents?"
+    r"|holds?|stores?|contains?|describes?|means?|enables?|specif(?:y|ies)|determines?|denotes?"
+)
 # "What is a module for?" asks what it is used for, not what it is.
 _NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
 # The longest code example quoted with the sentence that introduces it.
@@ -729,12 +734,24 @@ def _spelling_out(acronym: str) -> re.Pattern[str]:
 
 def _defining(term: str) -> re.Pattern[str]:
     """What a text that defines ``term`` matches: "A module is a …", "A tuple consists of …", "… is called a
-    module", "a module, a …"; "modules" and "module" alike, the term whole."""
+    module", "a module, a …"; and a sentence that opens with the term doing what it does ("Savepoints allow you
+    to …", "A window function performs a calculation …", "lambda takes … and creates an anonymous function"):
+    documentation defines a thing by its use as often as by its kind. "modules" and "module" alike, the term
+    whole.
+
+    Example:
+        >>> defines = _defining("savepoint")
+        >>> bool(defines.search("Savepoints allow you to selectively discard parts of the transaction."))
+        True
+        >>> bool(defines.search("After rolling back to a savepoint, it continues to be defined."))
+        False
+    """
     name = re.escape(term.removesuffix("s")) + "s?"
     return re.compile(
         rf"\b{name}\s+(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
         rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
-        rf"|\b{name},\s+an?\b",
+        rf"|\b{name},\s+an?\b"
+        rf"|(?:^|[.!?:]\s+)(?:(?:the|an?)\s+)?{name}\s+(?:{_DOES})\b",
         re.IGNORECASE,
     )
 

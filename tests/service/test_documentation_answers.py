@@ -159,6 +159,23 @@ def test_a_why_question_highlights_the_reason_not_the_fact(answerer: Answerer) -
     assert reason not in " ".join(without_type.ask(question).answer.split())
 
 
+@pytest.mark.parametrize(
+    ("question", "definition"),
+    [
+        # before: "A window function call always contains an OVER clause …", a rule about its syntax
+        ("What is a window function?", "A window function performs a calculation across a set of table rows"),
+        # before: "After rolling back to a savepoint, it continues to be defined …"
+        ("What is meant by a savepoint?", "Savepoints allow you to selectively discard parts of the transaction"),
+    ],
+)
+def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
+    answerer: Answerer, question: str, definition: str
+) -> None:
+    """Documentation defines a thing by what it does as often as by what it is ("A view is a …")."""
+    answer = answerer.ask(question)
+    assert answer.answered and answer.answer.startswith(definition)
+
+
 class CountingEmbedder:
     """The session's model, counting the texts it encodes: the work one answer costs."""
 
