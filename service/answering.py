@@ -148,9 +148,10 @@ class AnswerSettings:
     # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
     # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
-    # git reset --hard do?" and the paragraph under "--hard"): the model reads an option's name as little more
-    # than punctuation; chosen on questions about Git's reference pages (0.05 to 0.15 alike, README)
-    named_term: float = 0.1
+    # git reset --hard do?" and the paragraph under "--hard"), which then answers whatever its cosine, as a
+    # definition does for ``term_answer``: the model reads an option's name as little more than punctuation;
+    # chosen on questions about Git's reference pages (0.25 to 0.5 alike, 0.1 and 0.2 a little worse, README)
+    named_term: float = 0.25
     # subtracted from an item of a row of titles ("RELATED: … | NASS Letter to Facebook … (March 2019) | …",
     # ``ingest.chunking.title_row``): a title names a topic and says nothing about it, so the prose that does wins
     # unless the title is by far the closest text ("When did NASS write to Facebook?")
@@ -406,9 +407,11 @@ class Answerer:
                 dtype=np.float64,
             )
         if settings.named_term:
-            scores = scores + settings.named_term * np.array(
-                [self._describes_named_term(query, doc, unit) for doc, unit in keys], dtype=np.float64
-            )
+            describes = np.array([self._describes_named_term(query, doc, unit) for doc, unit in keys], dtype=bool)
+            scores = scores + settings.named_term * describes
+            # the description of the option the question names says what it does, whatever the model makes of
+            # "-p" ("What does git add -p do?": "Interactively choose hunks …" is at cosine 0.26)
+            answers_term = np.logical_or(answers_term, describes)
         order = np.argsort(-scores, kind="stable")
         return [
             _ScoredSpan(
@@ -646,9 +649,12 @@ def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, i
 
 
 # What a term names: its words that look like code, an option ("-D", "--no-ff"), a setting ("core.autocrlf"), a
-# placeholder ("<commit>"), a function ("json.dumps" of "json.dumps(obj, *, skipkeys=False)"), an acronym.
+# placeholder ("<commit>"), a function ("json.dumps" of "json.dumps(obj, *, skipkeys=False)"); and a word in
+# capitals ("PGHOST", "IF EXISTS") when the term has no plain word: in a caption such as "NASS Election
+# Cybersecurity Infographic" it is an acronym of the prose, not the name of a term.
 _TERM_WORD = re.compile(r"[\w.<>/-]*\w[\w.<>/-]*")
-_CODE_LIKE = re.compile(r"[-_.<>/]|^[A-Z0-9]{2,}$")
+_CODE_LIKE = re.compile(r"[-_.<>/]")
+_CAPITALS = re.compile(r"^[A-Z0-9]{2,}$")
 
 
 def names_term(question: str, term: str) -> bool:
@@ -662,10 +668,15 @@ def names_term(question: str, term: str) -> bool:
         (True, False)
         >>> names_term("How do I use json.dumps?", "json.dumps(obj, *, skipkeys=False)")
         True
+        >>> names_term("What is PGHOST?", "PGHOST"), names_term("Did NASS write?", "NASS Election Infographic")
+        (True, False)
     """
+    words = _TERM_WORD.findall(term)
+    all_code = all(_CODE_LIKE.search(word) or _CAPITALS.match(word) for word in words)
     return any(
-        _CODE_LIKE.search(word) and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question)
-        for word in _TERM_WORD.findall(term)
+        (_CODE_LIKE.search(word) or (all_code and _CAPITALS.match(word)))
+        and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question)
+        for word in words
     )
 
 

@@ -18,7 +18,7 @@ from service.retrieval import Retriever
 from ..conftest import PYTHON_TUTORIAL, SHARED
 
 TUTORIAL_PAGES = sorted((SHARED / "corpora" / "postgresql-15").glob("tutorial*.html"))
-GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("clone", "reset", "tag")]
+GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("add", "clone", "reset", "tag")]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
 ]
@@ -103,6 +103,13 @@ def test_a_sphinx_site_is_answered_with_whole_answers(
             "Make an unsigned, annotated tag object",
         ),
         ("What does git reset --hard do?", "--hard\n\n", "Resets the index and working tree."),
+        # at cosine 0.26 to the question, below the refusal threshold, and below the page's include notice
+        # ("Everything below this line in this section is selectively included from …", 0.64)
+        (
+            "What does git add -p do?",
+            "-p\n\n--patch\n\n",
+            "Interactively choose hunks of patch between the index and the work tree",
+        ),
         (
             "What does the --depth option of git clone do?",
             "--depth <depth>\n\n",
