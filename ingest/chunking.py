@@ -104,7 +104,9 @@ def split_sentences(document: Document, block: Block, language: str = "en") -> l
         if not span:
             continue
         start, end = block.start + span[0], block.start + span[1]
-        inside_title = bool(spans) and document.text[spans[-1][1] - 1] in "?!" and document.text[start].islower()
+        inside_title = (
+            bool(spans) and document.text[spans[-1][1] - 1] in "?!" and document.text[start].islower()
+        )
         if spans and (spans[-1][1] == start or inside_title):
             spans[-1] = (spans[-1][0], end)
         else:

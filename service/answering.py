@@ -407,7 +407,9 @@ class Answerer:
                 dtype=np.float64,
             )
         if settings.named_term:
-            describes = np.array([self._describes_named_term(query, doc, unit) for doc, unit in keys], dtype=bool)
+            describes = np.array(
+                [self._describes_named_term(query, doc, unit) for doc, unit in keys], dtype=bool
+            )
             scores = scores + settings.named_term * describes
             # the description of the option the question names says what it does, whatever the model makes of
             # "-p" ("What does git add -p do?": "Interactively choose hunks …" is at cosine 0.26)

@@ -18,7 +18,9 @@ from service.retrieval import Retriever
 from ..conftest import PYTHON_TUTORIAL, SHARED
 
 TUTORIAL_PAGES = sorted((SHARED / "corpora" / "postgresql-15").glob("tutorial*.html"))
-GIT_PAGES = [SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("add", "clone", "reset", "tag")]
+GIT_PAGES = [
+    SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("add", "clone", "reset", "tag")
+]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
 ]
@@ -172,7 +174,10 @@ def test_a_why_question_highlights_the_reason_not_the_fact(answerer: Answerer) -
         # before: "A window function call always contains an OVER clause …", a rule about its syntax
         ("What is a window function?", "A window function performs a calculation across a set of table rows"),
         # before: "After rolling back to a savepoint, it continues to be defined …"
-        ("What is meant by a savepoint?", "Savepoints allow you to selectively discard parts of the transaction"),
+        (
+            "What is meant by a savepoint?",
+            "Savepoints allow you to selectively discard parts of the transaction",
+        ),
     ],
 )
 def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
