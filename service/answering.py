@@ -99,6 +99,10 @@ _DOES = (
 )
 # "What is a module for?" asks what it is used for, not what it is.
 _NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
+# How deep the retrieved windows are read for the description of a term that a question names, and how many of
+# those descriptions are scored: ``Answerer._named_term_windows``.
+_NAMED_REACH = 200
+_NAMED_WINDOWS = 2
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
@@ -149,9 +153,10 @@ class AnswerSettings:
     answer_type: float = 0.06
     # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
     # git reset --hard do?" and the paragraph under "--hard"), which then answers whatever its cosine, as a
-    # definition does for ``term_answer``: the model reads an option's name as little more than punctuation;
-    # chosen on questions about Git's reference pages (0.25 to 0.5 alike, 0.1 and 0.2 a little worse, README)
-    named_term: float = 0.25
+    # definition does for ``term_answer``: the model reads an option's name as little more than punctuation.
+    # Chosen on questions about options of PostgreSQL's programs (0.25 gave 93/120, 0.4 119/120) and Git's
+    # reference pages (12/19 from 0.25 to 0.5, 10/19 at 0.1); README, Answer quality
+    named_term: float = 0.4
     # subtracted from an item of a row of titles ("RELATED: … | NASS Letter to Facebook … (March 2019) | …",
     # ``ingest.chunking.title_row``): a title names a topic and says nothing about it, so the prose that does wins
     # unless the title is by far the closest text ("When did NASS write to Facebook?")
@@ -258,9 +263,13 @@ class Answerer:
         best: tuple[float, list[_ScoredSpan], list[Candidate]] | None = None
         for query in tries:
             vector = self.retriever.encode(query)
-            found = self._explained(self.retriever.search(query, windows * 3, query_vector=vector))
+            names_code = _names_code(query)
+            reach = max(windows * 3, _NAMED_REACH) if names_code else windows * 3
+            found = self._explained(self.retriever.search(query, reach, query_vector=vector))
+            named = self._named_term_windows(query, found) if names_code else []
+            found = found[: windows * 3]
             term = asked_term(query)
-            pool = self._diverse(found, scored) + self._term_windows(term)
+            pool = self._diverse(found, scored) + self._term_windows(term) + named
             ranked = self._rank_spans(query, vector, pool, term)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
@@ -427,9 +436,25 @@ class Answerer:
         ``question`` names."""
         document = self.index.documents[doc_id]
         block = document.block_at(unit[0][0])
-        return unit[0][0] == block.start and any(
-            names_term(question, document.block_text(term)) for term in document.terms_of(block)
-        )
+        return unit[0][0] == block.start and _describes(question, document, block)
+
+    def _named_term_windows(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
+        """The best ``_NAMED_WINDOWS`` of the ``ranked`` windows that describe a term ``question`` names ("What
+        does createdb -T do?" and the paragraph under "-T template"), all from the page of the best one. A
+        reference page lists so many options that its words and title rank every one of them alike, and the
+        named one's description often below the ones scored; and on a site of many programs the same option
+        describes something else on each program's page, of which the best ranked is the program asked about."""
+        chosen: list[Candidate] = []
+        for candidate in ranked:
+            passage = self.index.passages[candidate.passage]
+            if chosen and passage.document != self.index.passages[chosen[0].passage].document:
+                continue
+            document = self.index.documents[passage.document]
+            if _describes(question, document, document.block_at(passage.start)):
+                chosen.append(candidate)
+                if len(chosen) == _NAMED_WINDOWS:
+                    break
+        return chosen
 
     def _unit_vectors(
         self, rows: Sequence[int], units: Sequence[tuple[Span, ...]], texts: Sequence[str]
@@ -651,17 +676,30 @@ def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, i
 
 
 # What a term names: its words that look like code, an option ("-D", "--no-ff"), a setting ("core.autocrlf"), a
-# placeholder ("<commit>"), a function ("json.dumps" of "json.dumps(obj, *, skipkeys=False)"); and a word in
-# capitals ("PGHOST", "IF EXISTS") when the term has no plain word: in a caption such as "NASS Election
-# Cybersecurity Infographic" it is an acronym of the prose, not the name of a term.
+# placeholder ("<commit>"), a function ("json.dumps" of "json.dumps(obj, *, skipkeys=False)"). Not a word in
+# capitals: in a question it is mostly an SQL keyword used in passing ("If I never type BEGIN, is each statement
+# still run inside a transaction?" is not about the example under the term "BEGIN"), and in a caption an acronym
+# ("NASS Election Cybersecurity Infographic").
 _TERM_WORD = re.compile(r"[\w.<>/-]*\w[\w.<>/-]*")
 _CODE_LIKE = re.compile(r"[-_.<>/]")
-_CAPITALS = re.compile(r"^[A-Z0-9]{2,}$")
+
+
+def _names_code(question: str) -> bool:
+    """Whether ``question`` holds a word that looks like code ("-T", "--depth", "shared_buffers"): only such a
+    question can name a term (``names_term``)."""
+    return any(_CODE_LIKE.search(word) for word in _TERM_WORD.findall(question))
+
+
+def _describes(question: str, document: Document, block: Block) -> bool:
+    """Whether ``block`` of ``document`` is a description whose term ``question`` names."""
+    return block.kind in ANSWER_KINDS and any(
+        names_term(question, document.block_text(term)) for term in document.terms_of(block)
+    )
 
 
 def names_term(question: str, term: str) -> bool:
     """Whether ``question`` names one of ``term``'s code-like words, exactly and whole: a question holding a
-    plain word ("Note") names nothing.
+    plain word ("Note") or a word in capitals ("BEGIN") names nothing.
 
     Example:
         >>> names_term("What does git branch -D do?", "-D"), names_term("What does git branch -D do?", "-d")
@@ -670,15 +708,12 @@ def names_term(question: str, term: str) -> bool:
         (True, False)
         >>> names_term("How do I use json.dumps?", "json.dumps(obj, *, skipkeys=False)")
         True
-        >>> names_term("What is PGHOST?", "PGHOST"), names_term("Did NASS write?", "NASS Election Infographic")
-        (True, False)
+        >>> names_term("If I never type BEGIN, is it a transaction?", "BEGIN")
+        False
     """
-    words = _TERM_WORD.findall(term)
-    all_code = all(_CODE_LIKE.search(word) or _CAPITALS.match(word) for word in words)
     return any(
-        (_CODE_LIKE.search(word) or (all_code and _CAPITALS.match(word)))
-        and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question)
-        for word in words
+        _CODE_LIKE.search(word) and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question)
+        for word in _TERM_WORD.findall(term)
     )
 
 
