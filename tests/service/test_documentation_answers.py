@@ -47,22 +47,24 @@ def answerer(tutorial_index: Index, embedder: Embedder) -> Answerer:
     return Answerer(Retriever(tutorial_index, embedder))
 
 
+def answerer_over(pages: list[Path], folder: Path, embedder: Embedder) -> Answerer:
+    """An answerer over an index of ``pages``, built in ``folder``."""
+    build_index(load_documents(pages).documents, folder / "index", embedder=embedder)
+    return Answerer(Retriever(load_index(folder / "index"), embedder))
+
+
 @pytest.fixture(scope="module")
 def git_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
     if not all(page.exists() for page in GIT_PAGES):
         pytest.skip(f"Git's documentation is not at {SHARED}")
-    index_dir = tmp_path_factory.mktemp("git") / "index"
-    build_index(load_documents(GIT_PAGES).documents, index_dir, embedder=embedder)
-    return Answerer(Retriever(load_index(index_dir), embedder))
+    return answerer_over(GIT_PAGES, tmp_path_factory.mktemp("git"), embedder)
 
 
 @pytest.fixture(scope="module")
 def programs_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
     if not all(page.exists() for page in PROGRAM_PAGES):
         pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
-    index_dir = tmp_path_factory.mktemp("programs") / "index"
-    build_index(load_documents(PROGRAM_PAGES).documents, index_dir, embedder=embedder)
-    return Answerer(Retriever(load_index(index_dir), embedder))
+    return answerer_over(PROGRAM_PAGES, tmp_path_factory.mktemp("programs"), embedder)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,7 @@ def python_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
     pages = sorted(PYTHON_TUTORIAL.glob("*.html"))
     if not pages:
         pytest.skip(f"Python's tutorial is not at {PYTHON_TUTORIAL} (`make test` unpacks it)")
-    index_dir = tmp_path_factory.mktemp("python") / "index"
-    build_index(load_documents(pages).documents, index_dir, embedder=embedder)
-    return Answerer(Retriever(load_index(index_dir), embedder))
+    return answerer_over(pages, tmp_path_factory.mktemp("python"), embedder)
 
 
 @pytest.mark.parametrize(
