@@ -152,9 +152,11 @@ class AnswerSettings:
     # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
     # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
-    # git reset --hard do?" and the paragraph under "--hard"), which then answers whatever its cosine, as a
+    # git reset --hard do?" and the paragraph under "--hard"), or to any of its sentences when the question asks
+    # more than what the term does ("What is the default value of work_mem?"), which then answers whatever its
+    # cosine, as a
     # definition does for ``term_answer``: the model reads an option's name as little more than punctuation.
-    # Chosen on questions about options of PostgreSQL's programs (0.25 gave 93/120, 0.4 119/120) and Git's
+    # Chosen on questions about options of PostgreSQL's programs (0.25 gave 88/120, 0.4 119/120) and Git's
     # reference pages (12/19 from 0.25 to 0.5, 10/19 at 0.1); README, Answer quality
     named_term: float = 0.4
     # subtracted from an item of a row of titles ("RELATED: … | NASS Letter to Facebook … (March 2019) | …",
@@ -432,11 +434,14 @@ class Answerer:
         ]
 
     def _describes_named_term(self, question: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
-        """Whether ``unit`` opens a description whose term (an option, a setting: a label that looks like code)
-        ``question`` names."""
+        """Whether ``unit`` is in a description whose term (an option, a setting: a label that looks like code)
+        ``question`` names: its opening, which says what the term does, or any of it when the question asks
+        about something more ("What is the default value of work_mem?")."""
         document = self.index.documents[doc_id]
         block = document.block_at(unit[0][0])
-        return unit[0][0] == block.start and _describes(question, document, block)
+        return _describes(question, document, block) and (
+            unit[0][0] == block.start or _asks_beyond_what_it_does(question, document.title)
+        )
 
     def _named_term_windows(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """The best ``_NAMED_WINDOWS`` of the ``ranked`` windows that describe a term ``question`` names ("What
@@ -682,12 +687,40 @@ def _with_term(document: Document, start: int, taken: Sequence[tuple[str, int, i
 # ("NASS Election Cybersecurity Infographic").
 _TERM_WORD = re.compile(r"[\w.<>/-]*\w[\w.<>/-]*")
 _CODE_LIKE = re.compile(r"[-_.<>/]")
+# The words of a question that asks only what a term it names does or means ("What does the -T option of createdb
+# do?"), which the first sentence of the term's description answers.
+_WORD = re.compile(r"[\w'.<>/-]*\w")
+# fmt: off
+_WHAT_IT_DOES = frozenset({
+    "what", "what's", "whats", "does", "do", "is", "are", "the", "a", "an", "of", "in", "for", "to", "it", "its",
+    "mean", "means", "meaning", "stand", "used", "use", "exactly", "actually",
+    "option", "options", "flag", "switch", "parameter", "setting", "argument", "command", "program",
+})
+# fmt: on
 
 
 def _names_code(question: str) -> bool:
     """Whether ``question`` holds a word that looks like code ("-T", "--depth", "shared_buffers"): only such a
     question can name a term (``names_term``)."""
     return any(_CODE_LIKE.search(word) for word in _TERM_WORD.findall(question))
+
+
+def _asks_beyond_what_it_does(question: str, title: str) -> bool:
+    """Whether ``question``, which names a term of the page titled ``title``, asks more than what the term does
+    or means: a word besides the term's, the page's ("createdb", "git", "clone") and ``_WHAT_IT_DOES``.
+
+    Example:
+        >>> _asks_beyond_what_it_does("What does the --depth option of git clone do?", "git-clone(1)")
+        False
+        >>> _asks_beyond_what_it_does("What is the default value of work_mem?", "Resource Consumption")
+        True
+    """
+    page = set(re.findall(r"\w+", title.lower()))
+    return any(
+        word not in _WHAT_IT_DOES and word not in page
+        for word in _WORD.findall(question.lower())
+        if not _CODE_LIKE.search(word)
+    )
 
 
 def _describes(question: str, document: Document, block: Block) -> bool:

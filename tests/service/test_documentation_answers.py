@@ -21,10 +21,18 @@ TUTORIAL_PAGES = sorted((SHARED / "corpora" / "postgresql-15").glob("tutorial*.h
 GIT_PAGES = [
     SHARED / "corpora" / "git-docs" / f"git-{name}.html" for name in ("add", "clone", "reset", "tag")
 ]
-# client programs of one site, several with the same options ("-s", "-F", "-T" mean something else on each page)
-PROGRAM_PAGES = [
-    SHARED / "corpora" / "postgresql-15" / f"app-{name}.html"
-    for name in ("createdb", "createuser", "dropdb", "pgdump", "pgrestore")
+# reference pages of one site: client programs, several with the same options ("-s", "-F", "-T" mean something
+# else on each page), and the settings of resource consumption
+REFERENCE_PAGES = [
+    SHARED / "corpora" / "postgresql-15" / f"{name}.html"
+    for name in (
+        "app-createdb",
+        "app-createuser",
+        "app-dropdb",
+        "app-pgdump",
+        "app-pgrestore",
+        "runtime-config-resource",
+    )
 ]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
@@ -61,10 +69,10 @@ def git_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 
 
 @pytest.fixture(scope="module")
-def programs_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
-    if not all(page.exists() for page in PROGRAM_PAGES):
+def reference_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    if not all(page.exists() for page in REFERENCE_PAGES):
         pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
-    return answerer_over(PROGRAM_PAGES, tmp_path_factory.mktemp("programs"), embedder)
+    return answerer_over(REFERENCE_PAGES, tmp_path_factory.mktemp("reference"), embedder)
 
 
 @pytest.fixture(scope="module")
@@ -211,14 +219,25 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
     ],
 )
 def test_an_option_of_one_program_among_many_is_answered_by_its_description(
-    programs_answerer: Answerer, question: str, description: str
+    reference_answerer: Answerer, question: str, description: str
 ) -> None:
     """A program's page lists dozens of options that its words and title make look alike to retrieval, and
     other programs' pages have the same options: the named option's description is looked for past the windows
     scored, on the page of the program asked about. Before, these were answered by "createdb accepts the
     following command-line arguments:" and the like, or refused."""
-    answer = programs_answerer.ask(question)
+    answer = reference_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(description)
+
+
+def test_a_question_about_a_detail_of_a_setting_is_answered_by_that_sentence(
+    reference_answerer: Answerer,
+) -> None:
+    """The first sentence of a setting's description says what it is; a question that asks more than that
+    ("default", "value") is answered by the sentence of the description that says it."""
+    answer = reference_answerer.ask("What is the default value of work_mem?")
+    assert answer.answered and answer.answer.startswith("The default value is four megabytes (4MB).")
+    answer = reference_answerer.ask("What does work_mem do?")
+    assert answer.answered and answer.answer.startswith("Sets the base maximum amount of memory")
 
 
 class CountingEmbedder:
