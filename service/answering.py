@@ -153,9 +153,9 @@ class AnswerSettings:
     answer_type: float = 0.06
     # added to the first sentence (or pair) of a description whose term the question names exactly ("What does
     # git reset --hard do?" and the paragraph under "--hard"), or to any of its sentences when the question asks
-    # more than what the term does ("What is the default value of work_mem?"), which then answers whatever its
-    # cosine, as a
-    # definition does for ``term_answer``: the model reads an option's name as little more than punctuation.
+    # more than what the term does ("What is the default value of work_mem?"); the span then answers whatever
+    # its cosine, as a definition does for ``term_answer``: the model reads an option's name as little more
+    # than punctuation.
     # Chosen on questions about options of PostgreSQL's programs (0.25 gave 88/120, 0.4 119/120) and Git's
     # reference pages (12/19 from 0.25 to 0.5, 10/19 at 0.1); README, Answer quality
     named_term: float = 0.4
@@ -177,7 +177,8 @@ class _ScoredSpan:
     sentences: tuple[Span, ...]  # one sentence, or two adjacent ones
     score: float  # what ranks the spans: the sentence and the retrieval evidence around it
     cosine: float  # the sentence alone against the question: what decides whether it answers
-    # whether it spells out the acronym, or defines the term, that the question asks about (``asked_term``)
+    # whether it spells out the acronym, or defines the term, that the question asks about (``asked_term``), or
+    # describes the term that the question names (``names_term``): then it answers whatever its cosine
     answers_term: bool = False
 
 
@@ -214,8 +215,8 @@ class Answer:
     passages: tuple[AnswerPassage, ...]
     message: str | None = None
     # how closely the best sentence says what was asked (its cosine to the question): ``answered`` is whether it
-    # reaches ``AnswerSettings.min_score``, or the sentence defines the term asked about; None when nothing was
-    # found
+    # reaches ``AnswerSettings.min_score``, or the sentence defines the term asked about or describes the one
+    # named; None when nothing was found
     confidence: float | None = field(default=None, compare=False)
     # for a refusal: the sections (or titles) of the nearest passages, best first, to suggest asking about
     topics: tuple[str, ...] = ()
