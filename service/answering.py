@@ -6,11 +6,13 @@ best evidence scores below ``AnswerSettings.min_score`` the answer is a refusal 
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
@@ -312,15 +314,40 @@ class Answerer:
             return []
         term, answers = asked
         passages, documents = self.index.passages, self.index.documents
+        found = self.retriever.search(term, _TERM_REACH)
+        # a glossary's entry for the term: on a large site the term alone matches hundreds of windows
+        entries = set(self._entries.get(_entry_name(term), ()))
+        seen = {candidate.passage for candidate in found}
         return [
             candidate
-            for candidate in self.retriever.search(term, _TERM_REACH)
-            if answers.search(
+            for candidate in found + self.retriever.score(term, sorted(entries - seen))
+            if candidate.passage in entries
+            or answers.search(
                 documents[passages[candidate.passage].document].text[
                     passages[candidate.passage].start : passages[candidate.passage].end
                 ]
             )
         ]
+
+    @cached_property
+    def _entries(self) -> dict[str, list[int]]:
+        """The windows that open a description under a single term, by the term's ``_entry_name``: a glossary's
+        or another definition list's entries ("View" over "A relation that is defined by a SELECT statement
+        …"). Read once, at the first question that asks what a term is."""
+        entries: dict[str, list[int]] = {}
+        index = self.index
+        for number, doc_id in enumerate(index.document_ids):
+            document = index.documents[doc_id]
+            rows = index.passages_of([number]).tolist()
+            starts = [index.passages[row].start for row in rows]
+            for block in document.blocks:
+                terms = document.terms_of(block) if block.kind in ANSWER_KINDS else []
+                if len(terms) != 1:
+                    continue
+                here = bisect.bisect_right(starts, block.start) - 1
+                if here >= 0 and index.passages[rows[here]].end > block.start:
+                    entries.setdefault(_entry_name(document.block_text(terms[0])), []).append(rows[here])
+        return entries
 
     def _explained(self, ranked: list[Candidate]) -> list[Candidate]:
         """``ranked`` with each window of code or a label replaced by the prose windows just before and after it
@@ -406,7 +433,14 @@ class Answerer:
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
         answers_term = np.zeros(len(keys), dtype=np.float64)
         if term is not None:
-            answers_term = np.array([term[1].search(text) is not None for text in texts], dtype=np.float64)
+            defines = _asked_acronym(query) is None
+            answers_term = np.array(
+                [
+                    term[1].search(text) is not None or (defines and self._opens_entry(term[0], doc, unit))
+                    for (doc, unit), text in zip(keys, texts, strict=True)
+                ],
+                dtype=np.float64,
+            )
             scores = scores + settings.term_answer * answers_term
         asked = [answer for question, answer in _ANSWER_TYPES if question.search(query)]
         if asked:
@@ -433,6 +467,16 @@ class Answerer:
             )
             for i in order
         ]
+
+    def _opens_entry(self, term: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
+        """Whether ``unit`` opens the description under a label that is ``term`` itself: a glossary's entry
+        ("View" over "A relation that is defined by a SELECT statement …"), which defines it."""
+        document = self.index.documents[doc_id]
+        block = document.block_at(unit[0][0])
+        if unit[0][0] != block.start:
+            return False
+        terms = document.terms_of(block)
+        return len(terms) == 1 and _entry_name(document.block_text(terms[0])) == _entry_name(term)
 
     def _describes_named_term(self, question: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
         """Whether ``unit`` is in a description whose term (an option, a setting: a label that looks like code)
@@ -805,6 +849,20 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
     return defined.group(1), _defining(defined.group(1))
 
 
+def _entry_name(term: str) -> str:
+    """``term`` as a glossary's entries are looked up by: without a trailing qualifier in brackets, casefolded
+    and without a plural's "s" ("Window functions" and "Window function (routine)" are "window function"),
+    unless it is in capitals: "TOAST" is an entry, "SEQUENCES" a keyword (a parameter of DISCARD), which
+    "What is a sequence?" does not ask about.
+
+    Example:
+        >>> [_entry_name(t) for t in ("Window functions", "Window function (routine)", "TOAST", "SEQUENCES")]
+        ['window function', 'window function', 'TOAST', 'SEQUENCES']
+    """
+    name = re.sub(r"\s*\([^()]*\)\s*$", "", term).strip()
+    return name if name.isupper() else name.casefold().removesuffix("s")
+
+
 def _spelling_out(acronym: str) -> re.Pattern[str]:
     """What a text that spells ``acronym`` out matches: "Write-Ahead Logging (WAL)", "WAL (Write-Ahead
     Logging)", "WAL stands for …"."""
@@ -819,7 +877,8 @@ def _defining(term: str) -> re.Pattern[str]:
     module", "a module, a …"; and a sentence that opens with the term doing what it does ("Savepoints allow you
     to …", "A window function performs a calculation …", "lambda takes … and creates an anonymous function"):
     documentation defines a thing by its use as often as by its kind. "modules" and "module" alike, the term
-    whole.
+    whole, and the term itself: after an article or at a clause's start, not qualified ("The new tuple is a
+    logically unchanged successor …" says what one tuple is).
 
     Example:
         >>> defines = _defining("savepoint")
@@ -827,12 +886,19 @@ def _defining(term: str) -> re.Pattern[str]:
         True
         >>> bool(defines.search("After rolling back to a savepoint, it continues to be defined."))
         False
+        >>> bool(_defining("tuple").search("The new tuple is a logically unchanged successor."))
+        False
+        >>> bool(_defining("sequence").search("A positive value will make an ascending sequence, a negative one …"))
+        False
+        >>> bool(_defining("schema").search("In PostgreSQL, a schema is essentially a namespace."))
+        True
     """
     name = re.escape(term.removesuffix("s")) + "s?"
     return re.compile(
-        rf"\b{name}\s+(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
+        rf"(?:^|[.!?:,]\s+|\b(?:an?|the)\s+){name}\s+"
+        rf"(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
         rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
-        rf"|\b{name},\s+an?\b"
+        rf"|\b(?:an?|the)\s+{name},\s+an?\b"
         rf"|(?:^|[.!?:]\s+)(?:(?:the|an?)\s+)?{name}\s+(?:{_DOES})\b",
         re.IGNORECASE,
     )

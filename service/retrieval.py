@@ -89,13 +89,35 @@ class Retriever:
         top_documents = _top(document_lexical, weights.candidate_documents)
         rows.update(index.passages_of(top_documents.tolist()).tolist())
 
-        candidates = np.fromiter(sorted(rows), np.int64, len(rows))
+        return self._fused(sorted(rows), vector, lexical, document_lexical, k)
+
+    def score(
+        self, query: str, rows: Sequence[int], *, query_vector: Vectors | None = None
+    ) -> list[Candidate]:
+        """Passages ``rows`` scored for ``query`` as ``search`` scores the passages it finds, best first."""
+        if not rows:
+            return []
+        vector = self.encode(query) if query_vector is None else query_vector
+        index = self.index
+        return self._fused(
+            sorted(set(rows)),
+            vector,
+            index.lexical.scores(query),
+            index.document_lexical.scores(query),
+            len(rows),
+        )
+
+    def _fused(
+        self, rows: Sequence[int], vector: Vectors, lexical: np.ndarray, document_lexical: np.ndarray, k: int
+    ) -> list[Candidate]:
+        """The ``k`` best of ``rows`` with their fused scores, best first (ties in row order)."""
+        index, weights = self.index, self.weights
+        candidates = np.fromiter(rows, np.int64, len(rows))
         dense = np.asarray(index.vectors[candidates], dtype=np.float32) @ vector
         from_documents = document_lexical[index.passage_document[candidates]]
         fused = (
             weights.dense * dense + weights.lexical * lexical[candidates] + weights.document * from_documents
         )
-        best = np.argsort(-fused, kind="stable")[:k]
         return [
             Candidate(
                 int(candidates[i]),
@@ -104,7 +126,7 @@ class Retriever:
                 float(lexical[candidates[i]]),
                 float(from_documents[i]),
             )
-            for i in best
+            for i in np.argsort(-fused, kind="stable")[:k]
         ]
 
 

@@ -15,7 +15,7 @@ import ingest.lexical
 import service.answer_cache
 import service.measurement.quality
 import service.measurement.ranking
-from service.answering import _asks_beyond_what_it_does, _defining, asked_term, names_term
+from service.answering import _asks_beyond_what_it_does, _defining, _entry_name, asked_term, names_term
 
 PURE_MODULES = [
     ingest.chunking,
@@ -37,7 +37,7 @@ def test_docstring_examples_hold(module: ModuleType) -> None:
 
 
 # pure functions of modules whose other examples need an index
-PURE_FUNCTIONS = [asked_term, names_term, _defining, _asks_beyond_what_it_does]
+PURE_FUNCTIONS = [asked_term, names_term, _defining, _asks_beyond_what_it_does, _entry_name]
 
 
 @pytest.mark.parametrize("function", PURE_FUNCTIONS, ids=lambda function: function.__qualname__)

@@ -34,6 +34,12 @@ REFERENCE_PAGES = [
         "runtime-config-resource",
     )
 ]
+# a glossary among pages that use its terms: "SEQUENCES" is a parameter of DISCARD, and the tutorial's view page
+# says what views allow
+GLOSSARY_PAGES = [
+    SHARED / "corpora" / "postgresql-15" / f"{name}.html"
+    for name in ("glossary", "sql-discard", "sql-createsequence", "tutorial-views")
+]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
 ]
@@ -73,6 +79,13 @@ def reference_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embed
     if not all(page.exists() for page in REFERENCE_PAGES):
         pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
     return answerer_over(REFERENCE_PAGES, tmp_path_factory.mktemp("reference"), embedder)
+
+
+@pytest.fixture(scope="module")
+def glossary_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    if not all(page.exists() for page in GLOSSARY_PAGES):
+        pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
+    return answerer_over(GLOSSARY_PAGES, tmp_path_factory.mktemp("glossary"), embedder)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +220,27 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
 ) -> None:
     """Documentation defines a thing by what it does as often as by what it is ("A view is a …")."""
     answer = answerer.ask(question)
+    assert answer.answered and answer.answer.startswith(definition)
+
+
+@pytest.mark.parametrize(
+    ("question", "definition"),
+    [
+        # not "Views allow you to encapsulate the details of the structure of your tables …"
+        (
+            "What is a view?",
+            "A relation that is defined by a SELECT statement, but has no storage of its own.",
+        ),
+        # not "A positive value will make an ascending sequence, a negative one a descending sequence."
+        ("What is a sequence?", "A type of relation that is used to generate values."),
+    ],
+)
+def test_a_term_with_a_glossary_entry_is_answered_by_the_entry(
+    glossary_answerer: Answerer, question: str, definition: str
+) -> None:
+    """A glossary's entry defines its term, though its sentence does not name it ("View" over "A relation that
+    is defined by …"), and on a site the term alone matches hundreds of windows that use it."""
+    answer = glossary_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(definition)
 
 

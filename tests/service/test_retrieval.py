@@ -1,11 +1,13 @@
-"""Choosing the best lexical matches: exact, whatever the share of texts that match."""
+"""Hybrid retrieval: the best lexical matches chosen exactly, whatever the share of texts that match; passages
+scored by name as a search scores them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from service.retrieval import _top
+from ingest import Embedder, Index
+from service.retrieval import Retriever, _top
 
 
 @pytest.mark.parametrize(("size", "matching"), [(7, 1.0), (5_000, 0.3), (200_000, 0.6), (200_000, 0.002)])
@@ -22,3 +24,14 @@ def test_top_returns_exactly_the_k_highest_positive_scores(size: int, matching: 
         np.testing.assert_array_equal(np.sort(scores[chosen])[::-1], expected)
     assert _top(scores, 0).size == 0
     assert _top(np.zeros(size, dtype=np.float32), 10).size == 0
+
+
+def test_passages_scored_by_name_score_as_a_search_finds_them(
+    corpus_index: Index, embedder: Embedder
+) -> None:
+    """``score`` gives a glossary's entry, found by its term rather than by search, the score search would."""
+    retriever = Retriever(corpus_index, embedder)
+    found = retriever.search("Who oversees elections in the U.S.?", 10)
+    rows = [candidate.passage for candidate in found[::-1]]
+    assert retriever.score("Who oversees elections in the U.S.?", rows + rows[:2]) == found
+    assert retriever.score("Who oversees elections in the U.S.?", []) == []
