@@ -61,39 +61,48 @@ def answerer(tutorial_index: Index, embedder: Embedder) -> Answerer:
     return Answerer(Retriever(tutorial_index, embedder))
 
 
-def answerer_over(pages: list[Path], folder: Path, embedder: Embedder) -> Answerer:
-    """An answerer over an index of ``pages``, built in ``folder``."""
+def answerer_over(
+    pages: list[Path], name: str, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, missing: str
+) -> Answerer:
+    """An answerer over an index of ``pages``, built in a folder of its ``name``; the test is skipped with the
+    message ``missing`` when a page is not there."""
+    if not pages or not all(page.exists() for page in pages):
+        pytest.skip(missing)
+    folder = tmp_path_factory.mktemp(name)
     build_index(load_documents(pages).documents, folder / "index", embedder=embedder)
     return Answerer(Retriever(load_index(folder / "index"), embedder))
 
 
+POSTGRESQL_MISSING = f"the PostgreSQL documentation is not at {SHARED}"
+PYTHON_MISSING = f"Python's documentation is not at {PYTHON_TUTORIAL.parent} (`make test` unpacks it)"
+
+
 @pytest.fixture(scope="module")
 def git_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
-    if not all(page.exists() for page in GIT_PAGES):
-        pytest.skip(f"Git's documentation is not at {SHARED}")
-    return answerer_over(GIT_PAGES, tmp_path_factory.mktemp("git"), embedder)
+    missing = f"Git's documentation is not at {SHARED}"
+    return answerer_over(GIT_PAGES, "git", tmp_path_factory, embedder, missing)
 
 
 @pytest.fixture(scope="module")
 def reference_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
-    if not all(page.exists() for page in REFERENCE_PAGES):
-        pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
-    return answerer_over(REFERENCE_PAGES, tmp_path_factory.mktemp("reference"), embedder)
+    return answerer_over(REFERENCE_PAGES, "reference", tmp_path_factory, embedder, POSTGRESQL_MISSING)
 
 
 @pytest.fixture(scope="module")
 def glossary_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
-    if not all(page.exists() for page in GLOSSARY_PAGES):
-        pytest.skip(f"the PostgreSQL documentation is not at {SHARED}")
-    return answerer_over(GLOSSARY_PAGES, tmp_path_factory.mktemp("glossary"), embedder)
+    return answerer_over(GLOSSARY_PAGES, "glossary", tmp_path_factory, embedder, POSTGRESQL_MISSING)
+
+
+@pytest.fixture(scope="module")
+def faq_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    pages = [PYTHON_TUTORIAL.parent / "faq" / f"{name}.html" for name in ("library", "general")]
+    return answerer_over(pages, "faq", tmp_path_factory, embedder, PYTHON_MISSING)
 
 
 @pytest.fixture(scope="module")
 def python_answerer(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
     pages = sorted(PYTHON_TUTORIAL.glob("*.html"))
-    if not pages:
-        pytest.skip(f"Python's tutorial is not at {PYTHON_TUTORIAL} (`make test` unpacks it)")
-    return answerer_over(pages, tmp_path_factory.mktemp("python"), embedder)
+    return answerer_over(pages, "python", tmp_path_factory, embedder, PYTHON_MISSING)
 
 
 @pytest.mark.parametrize(
@@ -242,6 +251,35 @@ def test_a_term_with_a_glossary_entry_is_answered_by_the_entry(
     is defined by …"), and on a site the term alone matches hundreds of windows that use it."""
     answer = glossary_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(definition)
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        # not "It also doesn't copy file permissions and metadata, though using shutil.copy2() …"
+        ("How do I copy a file?", "The shutil module contains a copyfile() function."),
+        # "How stable is Python?" reworded; not "The latest stable releases can always be found on …"
+        ("Is Python stable enough for production use?", "Very stable."),
+        # the opening is at cosine 0.28 to the question: refused before
+        ("How do I get a single keypress at a time?", "For Unix variants there are several solutions."),
+    ],
+)
+def test_a_question_an_faq_heading_asks_is_answered_by_the_opening_under_it(
+    faq_answerer: Answerer, question: str, opening: str
+) -> None:
+    """An FAQ answers its heading's question first; the model prefers the later, wordier sentences."""
+    answer = faq_answerer.ask(question)
+    assert answer.answered and answer.answer.startswith(opening)
+
+
+def test_a_question_about_a_detail_under_an_faq_heading_is_answered_by_the_detail(
+    faq_answerer: Answerer,
+) -> None:
+    """A question that only shares its topic with a heading ("How do I copy a file?") is not its question."""
+    answer = faq_answerer.ask("Does copyfile keep the file's permissions?")
+    assert answer.answered and answer.answer.startswith(
+        "It also doesn\u2019t copy file permissions and metadata"
+    )
 
 
 @pytest.mark.parametrize(
