@@ -112,6 +112,8 @@ _NAMED_WINDOWS = 2
 # Oversees the Elections Process in the U.S.?", whose opening does not answer it, and "How can I turn a string
 # like '144' into an int?" at 0.68 to the FAQ's opposite, "How do I convert a number to a string?".
 _RESTATES = 0.8
+# "15.2. " before a heading's words
+_SECTION_NUMBER = re.compile(r"^\s*(?:[\dA-Z]+\.)+\d*\s+")
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
 # How far past code and labels the prose that explains them is looked for, in windows.
@@ -344,9 +346,10 @@ class Answerer:
 
     @cached_property
     def _entries(self) -> dict[str, list[int]]:
-        """The windows that open a description under a single term, by the term's ``_entry_name``: a glossary's
+        """The windows that open a description, by the ``_entry_name`` of the term right above it: a glossary's
         or another definition list's entries ("View" over "A relation that is defined by a SELECT statement
-        …"). Read once, at the first question that asks what a term is."""
+        …"; the labels above that one belong to entries with no description of their own, such as "Optimizer"
+        and its "See Query planner."). Read once, at the first question that asks what a term is."""
         entries: dict[str, list[int]] = {}
         index = self.index
         for number, doc_id in enumerate(index.document_ids):
@@ -355,11 +358,11 @@ class Answerer:
             starts = [index.passages[row].start for row in rows]
             for block in document.blocks:
                 terms = document.terms_of(block) if block.kind in ANSWER_KINDS else []
-                if len(terms) != 1:
+                if not terms:
                     continue
                 here = bisect.bisect_right(starts, block.start) - 1
                 if here >= 0 and index.passages[rows[here]].end > block.start:
-                    entries.setdefault(_entry_name(document.block_text(terms[0])), []).append(rows[here])
+                    entries.setdefault(_entry_name(document.block_text(terms[-1])), []).append(rows[here])
         return entries
 
     def _explained(self, ranked: list[Candidate]) -> list[Candidate]:
@@ -445,11 +448,13 @@ class Answerer:
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
         answers_term = np.zeros(len(keys), dtype=np.float64)
+        # the term whose definition the question asks for ("What is a view?"), not an acronym's spelling out
+        defined = term[0] if term is not None and _asked_acronym(query) is None else None
         if term is not None:
-            defines = _asked_acronym(query) is None
             answers_term = np.array(
                 [
-                    term[1].search(text) is not None or (defines and self._opens_entry(term[0], doc, unit))
+                    term[1].search(text) is not None
+                    or (defined is not None and self._opens_entry(defined, doc, unit))
                     for (doc, unit), text in zip(keys, texts, strict=True)
                 ],
                 dtype=np.float64,
@@ -466,7 +471,7 @@ class Answerer:
                 dtype=np.float64,
             )
         if settings.question_heading:
-            restated = self._restated_headings(vector, keys)
+            restated = self._restated_headings(vector, keys, defined)
             scores = scores + settings.question_heading * restated
             answers_term = np.logical_or(answers_term, restated)
         if settings.named_term:
@@ -486,15 +491,20 @@ class Answerer:
         ]
 
     def _restated_headings(
-        self, vector: np.ndarray, keys: Sequence[tuple[str, tuple[Span, ...]]]
+        self, vector: np.ndarray, keys: Sequence[tuple[str, tuple[Span, ...]]], defined: str | None
     ) -> np.ndarray:
         """For each span of ``keys``, whether it opens a section whose heading is a question that the question
-        (``vector``) restates: at cosine ``_RESTATES`` or more."""
+        (``vector``) restates: at cosine ``_RESTATES`` or more, and, when the question asks what the term
+        ``defined`` is, a heading that asks the same. The model reads a short question mostly by the thing it
+        names: "What is a parallel query?" is at 0.84 to "When Can Parallel Query Be Used?"."""
         headings: list[str | None] = []
         for doc_id, unit in keys:
             document = self.index.documents[doc_id]
             block = document.block_at(unit[0][0])
             heading = _question_heading(document, block) if unit[0][0] == block.start else None
+            if heading is not None and defined is not None:
+                asks = asked_term(_SECTION_NUMBER.sub("", heading))
+                heading = heading if asks and _entry_name(asks[0]) == _entry_name(defined) else None
             headings.append(heading)
         asked = sorted({heading for heading in headings if heading is not None})
         if not asked:
@@ -503,14 +513,14 @@ class Answerer:
         return np.array([heading is not None and restates[heading] for heading in headings], dtype=bool)
 
     def _opens_entry(self, term: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
-        """Whether ``unit`` opens the description under a label that is ``term`` itself: a glossary's entry
+        """Whether ``unit`` opens the description right under a label that is ``term`` itself: a glossary's entry
         ("View" over "A relation that is defined by a SELECT statement …"), which defines it."""
         document = self.index.documents[doc_id]
         block = document.block_at(unit[0][0])
         if unit[0][0] != block.start:
             return False
         terms = document.terms_of(block)
-        return len(terms) == 1 and _entry_name(document.block_text(terms[0])) == _entry_name(term)
+        return bool(terms) and _entry_name(document.block_text(terms[-1])) == _entry_name(term)
 
     def _describes_named_term(self, question: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
         """Whether ``unit`` is in a description whose term (an option, a setting: a label that looks like code)
@@ -924,7 +934,8 @@ def _defining(term: str) -> re.Pattern[str]:
     to …", "A window function performs a calculation …", "lambda takes … and creates an anonymous function"):
     documentation defines a thing by its use as often as by its kind. "modules" and "module" alike, the term
     whole, and the term itself: after an article or at a clause's start, not qualified ("The new tuple is a
-    logically unchanged successor …" says what one tuple is).
+    logically unchanged successor …" says what one tuple is, "… is called a table alias" names something else),
+    and one of its kind ("The keys specify …" says what some keys do).
 
     Example:
         >>> defines = _defining("savepoint")
@@ -938,14 +949,18 @@ def _defining(term: str) -> re.Pattern[str]:
         False
         >>> bool(_defining("schema").search("In PostgreSQL, a schema is essentially a namespace."))
         True
+        >>> bool(_defining("table").search("This is called a table alias."))
+        False
+        >>> bool(_defining("key").search("The keys specify what the color is to be used for."))
+        False
     """
     name = re.escape(term.removesuffix("s")) + "s?"
     return re.compile(
         rf"(?:^|[.!?:,]\s+|\b(?:an?|the)\s+){name}\s+"
         rf"(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
-        rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}\b"
+        rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}(?=\s*[.,;:)]|\s*$)"
         rf"|\b(?:an?|the)\s+{name},\s+an?\b"
-        rf"|(?:^|[.!?:]\s+)(?:(?:the|an?)\s+)?{name}\s+(?:{_DOES})\b",
+        rf"|(?:^|[.!?:]\s+)(?:an?\s+)?{name}\s+(?:{_DOES})\b",
         re.IGNORECASE,
     )
 

@@ -34,11 +34,17 @@ REFERENCE_PAGES = [
         "runtime-config-resource",
     )
 ]
-# a glossary among pages that use its terms: "SEQUENCES" is a parameter of DISCARD, and the tutorial's view page
-# says what views allow
+# a glossary among pages that use its terms: "SEQUENCES" is a parameter of DISCARD, the tutorial's view page says
+# what views allow, and a section asks when parallel query can be used
 GLOSSARY_PAGES = [
     SHARED / "corpora" / "postgresql-15" / f"{name}.html"
-    for name in ("glossary", "sql-discard", "sql-createsequence", "tutorial-views")
+    for name in (
+        "glossary",
+        "sql-discard",
+        "sql-createsequence",
+        "tutorial-views",
+        "when-can-parallel-query-be-used",
+    )
 ]
 QUESTION_FILES = [
     SHARED / "eval" / f"postgresql-tutorial-{name}.jsonl" for name in ("questions", "conversations")
@@ -242,6 +248,9 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
         ),
         # not "A positive value will make an ascending sequence, a negative one a descending sequence."
         ("What is a sequence?", "A type of relation that is used to generate values."),
+        # the entry right under "Parallel query", above which "Optimizer" and its "See Query planner." are
+        # labels too
+        ("What is a parallel query?", "The ability to handle parts of executing a query to take advantage"),
     ],
 )
 def test_a_term_with_a_glossary_entry_is_answered_by_the_entry(
@@ -251,6 +260,28 @@ def test_a_term_with_a_glossary_entry_is_answered_by_the_entry(
     is defined by …"), and on a site the term alone matches hundreds of windows that use it."""
     answer = glossary_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(definition)
+
+
+def test_a_definition_question_restates_only_a_heading_that_asks_for_the_same_definition(
+    glossary_answerer: Answerer,
+) -> None:
+    """The model reads a short question by the thing it names: "What is a parallel query?" is at 0.84 to the
+    heading "15.2. When Can Parallel Query Be Used?", whose opening does not say what parallel query is (on the
+    whole PostgreSQL documentation it was the answer)."""
+    index = glossary_answerer.index
+    document = index.documents["when-can-parallel-query-be-used"]
+    opening = next(block for block in document.blocks if block.kind == "paragraph")
+    unit = next(
+        (passage.sentences[0],)
+        for passage in index.passages
+        if passage.document == document.id and passage.sentences[0][0] == opening.start
+    )
+    question = glossary_answerer.retriever.encode("What is a parallel query?")
+    keys = [(document.id, unit)]
+    assert glossary_answerer._restated_headings(question, keys, None).tolist() == [True]
+    assert glossary_answerer._restated_headings(question, keys, "parallel query").tolist() == [False]
+    restated = glossary_answerer.retriever.encode("When can parallel query be used?")
+    assert glossary_answerer._restated_headings(restated, keys, None).tolist() == [True]
 
 
 @pytest.mark.parametrize(
