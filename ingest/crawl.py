@@ -36,7 +36,7 @@ from protego import Protego
 
 from ingest.documents import Document
 from ingest.errors import BadDocument, FetchFailed
-from ingest.loaders import READERS
+from ingest.loaders import READERS, sphinx_source_page
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,8 @@ class Crawler:
     def _in_scope(self, url: str) -> bool:
         if any(pattern.search(url) for pattern in self._exclude):
             return False
-        if PurePosixPath(urlsplit(url).path).suffix.lower() in SKIPPED_SUFFIXES:
+        path = PurePosixPath(urlsplit(url).path)
+        if path.suffix.lower() in SKIPPED_SUFFIXES or sphinx_source_page(path) is not None:
             return False
         return any(url.startswith(prefix) for prefix in self._prefixes) or any(
             pattern.search(url) for pattern in self._include

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -140,6 +140,25 @@ def _with_web_address(
     return document
 
 
+def sphinx_source_page(path: PurePosixPath) -> PurePosixPath | None:
+    """The page whose source ``path`` is a copy of, if it is one: Sphinx copies every page's reStructuredText
+    or Markdown into ``_sources/`` for its "Show Source" link (``_sources/a/b.rst.txt`` for ``a/b.html``).
+    Indexed, each page would be there twice, once as raw markup ("Return JSON from Views\n-----").
+
+    Example:
+        >>> sphinx_source_page(PurePosixPath("docs/_sources/patterns/sqlite3.rst.txt"))
+        PurePosixPath('docs/patterns/sqlite3.html')
+        >>> sphinx_source_page(PurePosixPath("notes/sources.txt")) is None
+        True
+    """
+    parts = path.parts
+    if path.suffix != ".txt" or "_sources" not in parts[:-1]:
+        return None
+    at = len(parts) - 1 - parts[::-1].index("_sources")
+    source = PurePosixPath(*parts[at + 1 :]).with_suffix("")  # a/b.rst, or a/b when the suffix was dropped
+    return PurePosixPath(*parts[:at], source.with_suffix(".html"))
+
+
 def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[Path, Path]]:
     """Each supported file with its path relative to the folder given (a file given alone: its name)."""
     for root in paths:
@@ -151,6 +170,12 @@ def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[
                 if path.suffix.lower() not in READERS:
                     problems.append(
                         BadDocument(str(path), f"unsupported file type {path.suffix or '(none)'}")
+                    )
+                    continue
+                page = sphinx_source_page(PurePosixPath(relative.as_posix()))
+                if page is not None and (root / page).is_file():
+                    problems.append(
+                        BadDocument(str(path), f"the source of page {page}, which is read instead")
                     )
                     continue
                 yield path, relative

@@ -15,6 +15,7 @@ import ingest.lexical
 import service.answer_cache
 import service.measurement.quality
 import service.measurement.ranking
+from ingest.loaders import sphinx_source_page
 from service.answering import _asks_beyond_what_it_does, _defining, _entry_name, asked_term, names_term
 
 PURE_MODULES = [
@@ -37,7 +38,14 @@ def test_docstring_examples_hold(module: ModuleType) -> None:
 
 
 # pure functions of modules whose other examples need an index
-PURE_FUNCTIONS = [asked_term, names_term, _defining, _asks_beyond_what_it_does, _entry_name]
+PURE_FUNCTIONS = [
+    asked_term,
+    names_term,
+    _defining,
+    _asks_beyond_what_it_does,
+    _entry_name,
+    sphinx_source_page,
+]
 
 
 @pytest.mark.parametrize("function", PURE_FUNCTIONS, ids=lambda function: function.__qualname__)

@@ -298,3 +298,25 @@ def test_a_redirect_loop_and_missing_or_broken_sitemaps_are_reported(empty_site:
     assert problems["/docs/missing.xml"].startswith("sitemap could not be read (Client error '404 Not Found'")
     assert problems["/docs/broken.xml"].startswith("sitemap could not be read (")
     assert report.failed == 1
+
+
+def test_a_crawl_of_a_sphinx_site_does_not_follow_show_source_to_the_copies_of_its_sources(
+    empty_site: Site,
+) -> None:
+    site = empty_site
+    site.put(
+        "/docs/quickstart.html",
+        b"<html><body><main><p>Flask will look for templates in the templates folder.</p></main>"
+        b"<div role='complementary'><a href='_sources/quickstart.rst.txt'>Show Source</a></div></body></html>",
+    )
+    site.put("/docs/_sources/quickstart.rst.txt", b"Quickstart\n==========\n\nFlask will look for templates.")
+    site.put("/docs/notes.txt", b"Release notes\n\nA text page that the site links to.")
+    site.put(
+        "/docs/index.html",
+        b"<html><body><main><p>Start here.</p><a href='quickstart.html'>Quickstart</a>"
+        b"<a href='notes.txt'>Notes</a></main></body></html>",
+    )
+    report = Crawler([f"{site.base}/docs/index.html"], CrawlOptions(timeout=1.0, retries=0)).run()
+    urls = {doc.url.removeprefix(site.base) for doc in report.documents if doc.url}
+    assert urls == {"/docs/index.html", "/docs/quickstart.html", "/docs/notes.txt"}
+    assert "/docs/_sources/quickstart.rst.txt" not in {path for path, _ in site.log}

@@ -173,6 +173,29 @@ def test_arbitrary_bytes_give_documents_or_a_reported_problem(data: bytes, suffi
                     assert item.text[passage.start : passage.end] == passage.text
 
 
+def test_a_sphinx_build_is_read_from_its_pages_not_from_the_copies_of_their_sources(tmp_path: Path) -> None:
+    site = tmp_path / "html"
+    page = "<html><head><title>Quickstart</title></head><body><main><h1>Quickstart</h1><p>{}</p></main></body></html>"
+    write(site / "quickstart.html", page.format("Flask will look for templates in the templates folder."))
+    write(site / "patterns" / "sqlite3.html", page.format("You can use SQLite 3 with Flask."))
+    copy = write(
+        site / "_sources" / "quickstart.rst.txt", "Quickstart\n==========\n\nFlask will look for templates."
+    )
+    nested = write(
+        site / "_sources" / "patterns" / "sqlite3.rst.txt", "Using SQLite 3\n---\n\nYou can use SQLite."
+    )
+    # a text file that looks like a copy but whose page is not in the build is a document of its own
+    write(site / "_sources" / "orphan.rst.txt", "Orphan\n\nA page of notes kept only as text.")
+
+    result = load_documents([site])
+    assert sorted(d.id for d in result.documents) == ["_sources/orphan.rst", "patterns/sqlite3", "quickstart"]
+    reported = {p.source: p.reason for p in result.problems}
+    assert reported == {
+        str(copy): "the source of page quickstart.html, which is read instead",
+        str(nested): "the source of page patterns/sqlite3.html, which is read instead",
+    }
+
+
 @pytest.mark.parametrize("name", ["a.txt", "a.md", "a.html", "a.jsonl"])
 def test_a_file_with_binary_content_is_skipped_whole_not_half_indexed(tmp_path: Path, name: str) -> None:
     path = write(tmp_path / name, b"Good start. \xff\xfe\x00 then garbage")
