@@ -45,6 +45,11 @@ _CHROME_NAME_PARTS = (
     "table-of-contents", "tableofcontents", "visually-hidden", "cookie-", "cookiebanner", "cookieconsent",
     "breadcrumb",
 )  # fmt: skip
+# The title of an admonition or a topic box, by its class: Sphinx, MkDocs Material and Furo write
+# <p class="admonition-title">, Docusaurus a <div class="admonitionHeading_…">.
+_BOX_TITLE_NAMES = {"admonition-title", "topic-title", "sidebar-title"}
+_BOX_TITLE_PREFIX = "admonitionHeading"
+_BOX_BLOCK_TAGS = {"p", "div", "pre", "ul", "ol", "dl", "table"}
 # Permalinks that generators put in headings and captions (Sphinx's ¶, Docusaurus' #), by class or by their text.
 _PERMALINK_NAMES = {"headerlink", "hash-link", "anchor", "anchorjs-link"}
 _PERMALINK_MARK = re.compile(r"^[\s¶#§🔗]*$")
@@ -124,6 +129,13 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
                 for child in list(label):
                     label.remove(child)
                 label.text, label.tag = mark, "p"
+    for title in [element for element in tree.iter() if _is_box_title(element)]:
+        # a box's title names what the box is about ("How to generate good secret keys") and says nothing of
+        # it: a label over the box's text, as a definition list's term is over its description
+        terms = lxml.html.Element("dl")
+        lxml.etree.SubElement(terms, "dt").text = _squashed(title.text_content())
+        terms.tail = title.tail
+        title.getparent().replace(title, terms)
     for heading in tree.iter(*_HEADINGS):
         section = heading.getparent()
         if section is not None and _named_after(section.get("id") or "", heading.text_content()):
@@ -165,6 +177,19 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
                 # paragraph that is mostly link text as a list of links
                 link.drop_tag()
     return tree
+
+
+def _is_box_title(element: _Element) -> bool:
+    """Whether ``element`` is an admonition's or a topic box's title (``_BOX_TITLE_NAMES``), with no blocks
+    of its own inside."""
+    if not isinstance(element.tag, str) or element.getparent() is None:
+        return False
+    classes = str(element.get("class") or "").split()
+    if not (_BOX_TITLE_NAMES.intersection(classes) or any(c.startswith(_BOX_TITLE_PREFIX) for c in classes)):
+        return False
+    return not any(
+        isinstance(child.tag, str) and child.tag in _BOX_BLOCK_TAGS for child in element.iterdescendants()
+    )
 
 
 def _with_headings_of(page: lxml.html.HtmlElement, blocks: list[RawBlock]) -> list[RawBlock]:

@@ -289,6 +289,46 @@ def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
     assert pointer.kind == "paragraph"  # it says what is there: a sentence
 
 
+BOX_TITLES = {
+    "sphinx": '<div class="admonition"><p class="admonition-title">{}</p><p>{}</p></div>',
+    "mkdocs-material": '<div class="admonition tip"><p class="admonition-title">{}</p><p>{}</p></div>',
+    "docusaurus": '<div class="theme-admonition alert"><div class="admonitionHeading_Gvgb">'
+    '<span class="admonitionIcon_Rf37"><svg viewBox="0 0 12 16"></svg></span>{}</div>'
+    '<div class="admonitionContent_BuS1"><p>{}</p></div></div>',
+    "sphinx topic": '<div class="topic"><p class="topic-title">{}</p><p>{}</p></div>',
+}
+
+
+@pytest.mark.parametrize("generator", BOX_TITLES)
+def test_the_title_of_an_admonition_is_a_label_over_its_text_whatever_its_length(
+    tmp_path: Path, generator: str
+) -> None:
+    """ "How to generate good secret keys" over a Flask quickstart's note reads like the answer to "How should I
+    generate a secret key?" and says nothing: a label, which describes the box's text as a term does."""
+    title, text = "How to generate good secret keys", "A secret key should be as random as possible."
+    box = BOX_TITLES[generator].format(title, text)
+    page = tmp_path / "quickstart.html"
+    page.write_text(
+        f"<html><body><main><h1>Sessions</h1><p>In order to use sessions you have to set a secret key.</p>{box}"
+        "<p>Flask will take the values you put into the session object and put them into a cookie.</p>"
+        "</main></body></html>",
+        encoding="utf-8",
+    )
+    document, _ = _load(page)
+    assert [(b.kind, document.block_text(b)) for b in document.blocks] == [
+        ("heading", "Sessions"),
+        ("paragraph", "In order to use sessions you have to set a secret key."),
+        ("label", title),
+        ("paragraph", text),
+        (
+            "paragraph",
+            "Flask will take the values you put into the session object and put them into a cookie.",
+        ),
+    ]
+    [term] = document.terms_of(document.block_at(document.text.index(text)))
+    assert document.block_text(term) == title
+
+
 def test_content_named_like_chrome_by_its_id_is_kept(tmp_path: Path) -> None:
     """A guide's section about cookies or breadcrumbs is content: only classes may name furniture by part."""
     page = tmp_path / "guide.html"
