@@ -116,6 +116,8 @@ _RESTATES = 0.8
 _SECTION_NUMBER = re.compile(r"^\s*(?:[\dA-Z]+\.)+\d*\s+")
 # The longest code example quoted with the sentence that introduces it.
 _EXAMPLE_MAX_CHARS = 1200
+# A sentence that asks a question: it ends with "?", maybe inside quotes or brackets.
+_ASKS = re.compile(r"\?[\s\"'\u201d\u2019)\]]*$")
 # How far past code and labels the prose that explains them is looked for, in windows.
 _PROSE_REACH = 3
 
@@ -425,9 +427,14 @@ class Answerer:
             if self._block_of(candidate.passage).kind not in ANSWER_KINDS:
                 continue  # code and labels are quoted beside the sentences around them, never alone
             passage = self.index.passages[candidate.passage]
+            text = self.index.documents[passage.document].text
             units: list[tuple[Span, ...]] = [(span,) for span in passage.sentences]
             units += pairwise(passage.sentences)
             for unit in units:
+                if _ASKS.search(text, unit[-1][0], unit[-1][1]):
+                    # a question in the text ("Why would you want to build URLs using url_for() instead of
+                    # hard-coding them?") restates the reader's and answers it in the sentences after it
+                    continue
                 key = (passage.document, unit)
                 if key not in best_window or best_window[key][0] < candidate.score:
                     best_window[key] = (candidate.score, candidate.passage)

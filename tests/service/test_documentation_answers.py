@@ -313,6 +313,35 @@ def test_a_question_about_a_detail_under_an_faq_heading_is_answered_by_the_detai
     )
 
 
+# a quickstart in the shape of Flask's (Sphinx): the section answers its task, then asks the reader's own question
+# back, rhetorically, before its list of reasons
+QUICKSTART = """<html><head><title>Quickstart</title></head><body><main>
+<h1>Quickstart</h1><p>This page shows how to route requests and build links in a Larkspur application.</p>
+<h2>Routing</h2><p>The route() decorator binds a handler to a path pattern.</p>
+<h2>URL Building</h2>
+<p>To build a URL to a specific function, use the url_for() function. It accepts the name of the function as
+its first argument and any number of keyword arguments, each for a variable part of the URL rule.</p>
+<p>Why would you want to build URLs using the URL reversing function url_for() instead of hard-coding them into
+your templates?</p>
+<ol><li>Reversing is often more descriptive than hard-coding the URLs.</li>
+<li>You can change your URLs in one go instead of changing hard-coded URLs by hand.</li>
+<li>URL building escapes special characters for you.</li></ol>
+<h2>Static Files</h2><p>Dynamic web applications also need static files, such as CSS and JavaScript.</p>
+</main></body></html>"""
+
+
+def test_a_question_in_the_text_is_never_the_answer_to_the_question_it_restates(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> None:
+    """A tutorial's rhetorical question is the closest sentence to the reader's, and says nothing."""
+    page = tmp_path / "quickstart.html"
+    page.write_text(QUICKSTART, encoding="utf-8")
+    answerer = answerer_over([page], "quickstart", tmp_path_factory, embedder, "")
+    answer = answerer.ask("How do I build a URL for a view function instead of hard-coding it?")
+    assert answer.answered
+    assert answer.answer.startswith("To build a URL to a specific function, use the url_for() function.")
+
+
 @pytest.mark.parametrize(
     ("question", "description"),
     [
