@@ -108,6 +108,34 @@ def html_blocks(data: bytes | str) -> tuple[list[RawBlock], lxml.html.HtmlElemen
     return blocks, page
 
 
+def generated_page(page: lxml.html.HtmlElement) -> str | None:
+    """What ``page`` is when a documentation generator made it from the other pages (the site's search page, its
+    general index, an index of its terms or modules), which hold no text of their own; None for any other page.
+    A page that links to itself as the site's search page or index says so (Sphinx writes ``<link rel="search"
+    href="#">`` on its search page, ``<link rel="index" href="#">`` on its general index). Indexes of terms and
+    modules are Sphinx's ``<table class="indextable">`` and DocBook's ``<div class="indexdiv">`` (one a letter).
+
+    Example:
+        >>> head = "<html><head><link rel='index' href='genindex.html'><link rel='search' href='{}'></head>"
+        >>> page = head + "<body><p>Type words to search for.</p></body></html>"
+        >>> generated_page(lxml.html.document_fromstring(page.format("#")))
+        'the search page'
+        >>> generated_page(lxml.html.document_fromstring(page.format("search.html"))) is None
+        True
+    """
+    for rel, what in (("search", "the search page"), ("index", "the general index")):
+        if page.xpath(f"//link[@rel='{rel}' and (@href='#' or @href='')]"):
+            return what
+    if page.xpath(f"//table[{_has_class('indextable')}] | //div[{_has_class('indexdiv')}]"):
+        return "an index of terms or modules"
+    return None
+
+
+def _has_class(name: str) -> str:
+    """An XPath condition: the element's class attribute lists ``name``."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
 def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     """A copy of ``page`` without the chrome that trafilatura keeps (permalink marks, screen-reader-only text,
     tables of contents, badges, ARIA navigation and dialogs), with lone headings lifted out of their wrappers

@@ -29,7 +29,7 @@ from markdown_it.token import Token
 from ingest.documents import Document, RawBlock, compose_document, normalize_text
 from ingest.errors import BadDocument
 from ingest.execution import IN_PROCESS, Executor
-from ingest.html import html_blocks
+from ingest.html import generated_page, html_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -159,13 +159,32 @@ def sphinx_source_page(path: PurePosixPath) -> PurePosixPath | None:
     return PurePosixPath(*parts[:at], source.with_suffix(".html"))
 
 
+# What a built site holds beside its pages that is not documentation, by the names generators give it: Sphinx
+# puts its theme's stylesheets, scripts and fonts (with their licences, as .txt) in _static/; the page a web
+# server shows for an address that does not exist is 404.html (Sphinx, MkDocs, Docusaurus, GitHub Pages).
+_THEME_FOLDER = "_static"
+_NOT_FOUND_PAGE = "404.html"
+
+
 def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[Path, Path]]:
     """Each supported file with its path relative to the folder given (a file given alone: its name)."""
     for root in paths:
         if root.is_dir():
+            theme_folders: set[Path] = set()
             for path in sorted(root.rglob("*")):
                 relative = path.relative_to(root)
                 if any(part.startswith(".") for part in relative.parts) or path.is_dir():
+                    continue
+                if _THEME_FOLDER in relative.parts[:-1]:
+                    folder = root.joinpath(*relative.parts[: relative.parts.index(_THEME_FOLDER) + 1])
+                    if folder not in theme_folders:  # one report for the folder, not one for each stylesheet
+                        theme_folders.add(folder)
+                        problems.append(
+                            BadDocument(str(folder), "a Sphinx build's theme files, not documentation")
+                        )
+                    continue
+                if path.name.lower() == _NOT_FOUND_PAGE:
+                    problems.append(BadDocument(str(path), "the site's page for addresses that do not exist"))
                     continue
                 if path.suffix.lower() not in READERS:
                     problems.append(
@@ -382,6 +401,9 @@ def _read_html(data: bytes, path: Path, doc_id: str) -> list[Document]:
     blocks, page = html_blocks(data)
     if page is None:
         raise BadDocument(str(path), "not an HTML document")
+    generated = generated_page(page)
+    if generated is not None:
+        raise BadDocument(str(path), f"{generated}, made by the site's generator from its pages")
     title = _html_title(page)
     # the page's title repeated as text (a navigation bar's caption) is not content
     repeated_title = normalize_text(title or "")

@@ -18,6 +18,7 @@ import lxml.html
 import pytest
 
 from ingest import Document, Passage, chunk_document
+from ingest.errors import BadDocument
 from ingest.loaders import read_file
 
 from ..conftest import PYTHON_TUTORIAL, SHARED
@@ -362,3 +363,31 @@ def test_no_paragraph_of_a_real_sphinx_site_is_lost() -> None:
             if len(words) >= 20 and words[:60] not in text:
                 lost.append(f"{path.stem}: {words[:60]}")
     assert len(pages) == 17 and lost == []
+
+
+def test_the_generated_pages_of_real_sites_are_not_read_as_documentation() -> None:
+    """Python's search page, general index and module index (Sphinx) and PostgreSQL's book index (DocBook, 3,148
+    index terms) are made from the other pages: their entries ("a|", "ABORT") are not text to answer from. The
+    pages beside them that have content are read."""
+    html = PYTHON_TUTORIAL.parent
+    if not html.is_dir() or not SHARED.is_dir():
+        pytest.skip("Python's documentation (`make test` unpacks it) or the shared data is missing")
+    made = "made by the site's generator from its pages"
+    generated = {
+        html / "search.html": f"the search page, {made}",
+        html / "genindex.html": f"the general index, {made}",
+        html / "genindex-A.html": f"an index of terms or modules, {made}",
+        html / "py-modindex.html": f"an index of terms or modules, {made}",
+        PG / "bookindex.html": f"an index of terms or modules, {made}",
+    }
+    for path, reason in generated.items():
+        with pytest.raises(BadDocument) as raised:
+            read_file(path, path.stem)
+        assert raised.value.reason == reason, path
+    for path in (
+        html / "tutorial" / "index.html",
+        html / "glossary.html",
+        PG / "glossary.html",
+        PG / "index.html",
+    ):
+        _load(path)

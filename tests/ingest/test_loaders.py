@@ -196,6 +196,66 @@ def test_a_sphinx_build_is_read_from_its_pages_not_from_the_copies_of_their_sour
     }
 
 
+def test_a_built_site_is_read_without_its_generated_pages_theme_files_and_not_found_page(
+    tmp_path: Path,
+) -> None:
+    """What Sphinx makes beside the pages would answer questions with chrome: its search page ("Searching for
+    multiple words only shows matches that contain all words."), its indexes ("a| b| c|"), the licence of its
+    theme's font, and the page a server shows for a bad address ("The page you requested does not exist.")."""
+    site = tmp_path / "html"
+    page = (
+        "<html><head><title>{title}</title><link rel='index' title='Index' href='{index}'>"
+        "<link rel='search' title='Search' href='{search}'></head><body><div role='main'><h1>{title}</h1>"
+        "{body}</div></body></html>"
+    )
+    write(
+        site / "quickstart.html",
+        page.format(
+            title="Quickstart", index="genindex.html", search="search.html",
+            body="<p>Flask will look for templates in the templates folder.</p>",
+        ),
+    )  # fmt: skip
+    generated = {
+        "search.html": page.format(
+            title="Search", index="genindex.html", search="#",
+            body="<p>Searching for multiple words only shows matches that contain all words.</p>",
+        ),
+        "genindex.html": page.format(
+            title="Index", index="#", search="search.html",
+            body="<p>Index pages by letter: Symbols | A | B</p><p>Full index on one page</p>",
+        ),
+        "py-modindex.html": page.format(
+            title="Python Module Index", index="genindex.html", search="search.html",
+            body="<table class='indextable modindextable'><tr><td>flask</td><td>The web framework.</td></tr>"
+            "<tr><td>flask.json</td><td>Reading and writing JSON for requests and responses.</td></tr></table>",
+        ),
+    }  # fmt: skip
+    for name, html in generated.items():
+        write(site / name, html)
+    not_found = write(
+        site / "404.html",
+        "<html><head><title>Page Not Found</title></head><body><main><h1>Page Not Found</h1><p>The page you "
+        "requested does not exist. You may have followed a bad link.</p></main></body></html>",
+    )
+    write(
+        site / "_static" / "atkinson" / "LICENSE.txt", "Permission is hereby granted to use this font freely."
+    )
+    write(site / "_static" / "flask.css", "body { color: black }")
+    write(site / "_static" / "notes.md", "# Theme notes\n\nThe sidebar is sticky on wide screens.")
+
+    result = load_documents([site])
+    assert [d.id for d in result.documents] == ["quickstart"]
+    reported = {p.source: p.reason for p in result.problems}
+    made = "made by the site's generator from its pages"
+    assert reported == {
+        str(site / "search.html"): f"the search page, {made}",
+        str(site / "genindex.html"): f"the general index, {made}",
+        str(site / "py-modindex.html"): f"an index of terms or modules, {made}",
+        str(not_found): "the site's page for addresses that do not exist",
+        str(site / "_static"): "a Sphinx build's theme files, not documentation",
+    }
+
+
 @pytest.mark.parametrize("name", ["a.txt", "a.md", "a.html", "a.jsonl"])
 def test_a_file_with_binary_content_is_skipped_whole_not_half_indexed(tmp_path: Path, name: str) -> None:
     path = write(tmp_path / name, b"Good start. \xff\xfe\x00 then garbage")
