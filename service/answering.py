@@ -49,6 +49,12 @@ _ANAPHORA = frozenset(
         "ones",
     ]
 )
+# Words of a question that name no topic of their own: "What about lists?" is about lists, and about whatever the
+# conversation was about.
+_QUESTION_WORDS = frozenset(
+    ["what", "which", "where", "when", "whose", "about", "does", "should", "would", "could", "might", "must", "shall",
+     "have", "also", "instead", "else"]
+)  # fmt: skip
 _WORD = re.compile(r"[\w'-]+")
 # "What does WAL stand for?": the answer is where the acronym is spelled out, which a sentence merely using it
 # resembles as much to the model.
@@ -871,7 +877,7 @@ def resolve_query(question: str, history: Sequence[Turn]) -> str:
     if not earlier:
         return question
     words = [w.casefold() for w in _WORD.findall(question)]
-    content = [w for w in words if len(w) > 3 and w not in _ANAPHORA]
+    content = [w for w in words if len(w) > 3 and w not in _ANAPHORA and w not in _QUESTION_WORDS]
     leans_on_history = len(content) <= 1 or (bool(_ANAPHORA.intersection(words)) and len(content) <= 3)
     return f"{earlier[-1].strip()} {question}" if leans_on_history else question
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ingest import ANSWER_KINDS, Embedder, Index, build_index, load_documents, load_index
-from service.answering import Answerer
+from service.answering import Answerer, Turn
 from service.measurement.quality import evaluate_questions
 from service.retrieval import Retriever
 
@@ -144,6 +144,13 @@ def test_a_sphinx_site_is_answered_with_whole_answers(
     answer = python_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(starts)
     assert ends is None or answer.answer.endswith(ends)
+
+
+def test_a_follow_up_in_question_words_is_answered_within_the_conversation(python_answerer: Answerer) -> None:
+    """Alone, "What about lists?" was answered with "An example that uses most of the list methods:"."""
+    history = [Turn("user", "What can I use as keys in a dictionary?")]
+    answer = python_answerer.ask("What about lists?", history)
+    assert answer.answered and "You can\u2019t use lists as keys" in answer.passages[0].text
 
 
 @pytest.mark.parametrize(

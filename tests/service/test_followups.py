@@ -23,3 +23,17 @@ def test_a_question_that_stands_alone_is_left_alone() -> None:
     assert (
         resolve_query("  When did NASS write to Facebook?  ", PREVIOUS) == "When did NASS write to Facebook?"
     )
+
+
+def test_a_question_naming_one_thing_in_question_words_leans_on_the_conversation() -> None:
+    """ "What about lists?" after "What can I use as keys in a dictionary?" asks about lists as keys: alone it was
+    answered with "An example that uses most of the list methods:"."""
+    keys = [Turn("user", "What can I use as keys in a dictionary?")]
+    assert (
+        resolve_query("What about lists?", keys)
+        == "What can I use as keys in a dictionary? What about lists?"
+    )
+    assert resolve_query("And what should I use instead?", keys).startswith("What can I use as keys")
+    assert resolve_query("What about sorting a list in reverse order?", keys) == (
+        "What about sorting a list in reverse order?"
+    )
