@@ -411,6 +411,9 @@ def _read_html(data: bytes, path: Path, doc_id: str) -> list[Document]:
     document = compose_document(
         id=doc_id, title=title, raw_blocks=blocks, url=_html_url(page), source=str(path)
     )
+    if any(block.kind == "code" for block in document.blocks):
+        # Flask's licence page is its text in one <pre>: shown as code, and code is never an answer
+        return [_require_text(document, str(path), "no text to index outside code blocks")]
     return [
         _require_text(document, str(path), "no main text to index (only navigation or a table of contents?)")
     ]

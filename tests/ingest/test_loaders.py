@@ -256,6 +256,28 @@ def test_a_built_site_is_read_without_its_generated_pages_theme_files_and_not_fo
     }
 
 
+def test_a_page_without_prose_is_reported_by_what_it_holds_instead(tmp_path: Path) -> None:
+    """A page of navigation and a page whose text is all in a code block (Flask's licence) are both skipped, and
+    the report says which of the two each is."""
+    licence = write(
+        tmp_path / "license.html",
+        "<html><head><title>BSD-3-Clause License</title></head><body><main><h1>BSD-3-Clause License</h1>"
+        "<div class='highlight-text'><pre>Copyright 2010 Pallets\n\nRedistribution and use in source and binary "
+        "forms, with or without modification, are permitted.</pre></div></main></body></html>",
+    )
+    contents = write(
+        tmp_path / "contents.html",
+        "<html><head><title>Contents</title></head><body><main><h1>Contents</h1><ul><li><a href='a.html'>Install"
+        "</a></li><li><a href='b.html'>Configure</a></li></ul></main></body></html>",
+    )
+    result = load_documents([tmp_path])
+    assert result.documents == []
+    assert {p.source: p.reason for p in result.problems} == {
+        str(licence): "no text to index outside code blocks",
+        str(contents): "no main text to index (only navigation or a table of contents?)",
+    }
+
+
 @pytest.mark.parametrize("name", ["a.txt", "a.md", "a.html", "a.jsonl"])
 def test_a_file_with_binary_content_is_skipped_whole_not_half_indexed(tmp_path: Path, name: str) -> None:
     path = write(tmp_path / name, b"Good start. \xff\xfe\x00 then garbage")
