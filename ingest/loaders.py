@@ -166,38 +166,48 @@ _THEME_FOLDER = "_static"
 _NOT_FOUND_PAGE = "404.html"
 
 
+def _not_documentation(root: Path, relative: Path) -> tuple[Path, str] | None:
+    """Whether the file ``relative`` of the folder ``root`` is something a built site holds beside its pages: the
+    path to report it by (its folder, for a folder of such files) and why it is skipped; None for any other file.
+    """
+    parts = relative.parts
+    if _THEME_FOLDER in parts[:-1]:
+        folder = root.joinpath(*parts[: parts.index(_THEME_FOLDER) + 1])
+        return folder, "a Sphinx build's theme files, not documentation"
+    if relative.name.lower() == _NOT_FOUND_PAGE:
+        return root / relative, "the site's page for addresses that do not exist"
+    page = sphinx_source_page(PurePosixPath(relative.as_posix()))
+    if page is not None and (root / page).is_file():
+        folder = root.joinpath(*parts[: len(parts) - 1 - parts[::-1].index("_sources") + 1])
+        return folder, 'copies of the sources of pages that are read instead (Sphinx\'s "Show Source")'
+    return None
+
+
 def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[Path, Path]]:
     """Each supported file with its path relative to the folder given (a file given alone: its name)."""
     for root in paths:
         if root.is_dir():
-            theme_folders: set[Path] = set()
+            # reported once a folder, with a count: a Sphinx build has hundreds of copies of sources
+            skipped: dict[Path, tuple[str, int]] = {}
             for path in sorted(root.rglob("*")):
                 relative = path.relative_to(root)
                 if any(part.startswith(".") for part in relative.parts) or path.is_dir():
                     continue
-                if _THEME_FOLDER in relative.parts[:-1]:
-                    folder = root.joinpath(*relative.parts[: relative.parts.index(_THEME_FOLDER) + 1])
-                    if folder not in theme_folders:  # one report for the folder, not one for each stylesheet
-                        theme_folders.add(folder)
-                        problems.append(
-                            BadDocument(str(folder), "a Sphinx build's theme files, not documentation")
-                        )
-                    continue
-                if path.name.lower() == _NOT_FOUND_PAGE:
-                    problems.append(BadDocument(str(path), "the site's page for addresses that do not exist"))
+                extra = _not_documentation(root, relative)
+                if extra is not None:
+                    where, why = extra
+                    skipped[where] = (why, skipped.get(where, (why, 0))[1] + 1)
                     continue
                 if path.suffix.lower() not in READERS:
                     problems.append(
                         BadDocument(str(path), f"unsupported file type {path.suffix or '(none)'}")
                     )
                     continue
-                page = sphinx_source_page(PurePosixPath(relative.as_posix()))
-                if page is not None and (root / page).is_file():
-                    problems.append(
-                        BadDocument(str(path), f"the source of page {page}, which is read instead")
-                    )
-                    continue
                 yield path, relative
+            problems.extend(
+                BadDocument(str(where), why if count == 1 and where.is_file() else f"{why}: {count} files")
+                for where, (why, count) in skipped.items()
+            )
         elif root.exists():
             if root.suffix.lower() not in READERS:
                 problems.append(BadDocument(str(root), f"unsupported file type {root.suffix or '(none)'}"))

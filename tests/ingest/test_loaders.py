@@ -178,22 +178,18 @@ def test_a_sphinx_build_is_read_from_its_pages_not_from_the_copies_of_their_sour
     page = "<html><head><title>Quickstart</title></head><body><main><h1>Quickstart</h1><p>{}</p></main></body></html>"
     write(site / "quickstart.html", page.format("Flask will look for templates in the templates folder."))
     write(site / "patterns" / "sqlite3.html", page.format("You can use SQLite 3 with Flask."))
-    copy = write(
+    write(
         site / "_sources" / "quickstart.rst.txt", "Quickstart\n==========\n\nFlask will look for templates."
     )
-    nested = write(
-        site / "_sources" / "patterns" / "sqlite3.rst.txt", "Using SQLite 3\n---\n\nYou can use SQLite."
-    )
+    write(site / "_sources" / "patterns" / "sqlite3.rst.txt", "Using SQLite 3\n---\n\nYou can use SQLite.")
     # a text file that looks like a copy but whose page is not in the build is a document of its own
     write(site / "_sources" / "orphan.rst.txt", "Orphan\n\nA page of notes kept only as text.")
 
     result = load_documents([site])
     assert sorted(d.id for d in result.documents) == ["_sources/orphan.rst", "patterns/sqlite3", "quickstart"]
-    reported = {p.source: p.reason for p in result.problems}
-    assert reported == {
-        str(copy): "the source of page quickstart.html, which is read instead",
-        str(nested): "the source of page patterns/sqlite3.html, which is read instead",
-    }
+    copies = 'copies of the sources of pages that are read instead (Sphinx\'s "Show Source")'
+    # one report for the folder: a Sphinx build has hundreds of copies
+    assert {p.source: p.reason for p in result.problems} == {str(site / "_sources"): f"{copies}: 2 files"}
 
 
 def test_a_built_site_is_read_without_its_generated_pages_theme_files_and_not_found_page(
@@ -252,7 +248,7 @@ def test_a_built_site_is_read_without_its_generated_pages_theme_files_and_not_fo
         str(site / "genindex.html"): f"the general index, {made}",
         str(site / "py-modindex.html"): f"an index of terms or modules, {made}",
         str(not_found): "the site's page for addresses that do not exist",
-        str(site / "_static"): "a Sphinx build's theme files, not documentation",
+        str(site / "_static"): "a Sphinx build's theme files, not documentation: 3 files",
     }
 
 
