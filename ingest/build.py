@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 # Bump when what the model reads (embedding_input, Document.described) or the cutting of sentences changes:
 # vectors of older builds then cannot be reused.
-EMBEDDING_INPUT_VERSION = 3
+EMBEDDING_INPUT_VERSION = 4
 
 # From this many passages an index gets sentence vectors unless told otherwise. Without them an answer encodes the
 # 20 to 30 sentences it scores, which the span cache spares only while the questions keep to a small collection:

@@ -24,6 +24,9 @@ ANSWER_KINDS = frozenset({"paragraph"})
 # A paragraph describes the labels just before it (Document.terms_of), at most this many, each at most this long.
 DESCRIBED_BY_LABELS = 3
 TERM_MAX_CHARS = 300
+# A label that ends a sentence is a pointer ("See also git-stash(1).") closing what came before it: it names
+# nothing after it, as a term does.
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s*$")
 
 BLOCK_SEPARATOR = "\n\n"
 
@@ -117,11 +120,17 @@ class Document:
 
     def terms_of(self, block: Block) -> list[Block]:
         """The labels just before ``block`` that it describes, in order: a definition's terms ("-d", "--delete"
-        before "Delete a branch."), an admonition's title ("Note"). None when they are more than
-        ``DESCRIBED_BY_LABELS`` (a list of links) or one is longer than ``TERM_MAX_CHARS`` (a signature)."""
+        before "Delete a branch."), an admonition's title ("Note"), up to a pointer that ends a sentence. None
+        when they are more than ``DESCRIBED_BY_LABELS`` (a list of links) or one is longer than
+        ``TERM_MAX_CHARS`` (a signature)."""
         labels: list[Block] = []
         before = self.block_before(block)
-        while before is not None and before.kind == "label" and len(labels) <= DESCRIBED_BY_LABELS:
+        while (
+            before is not None
+            and before.kind == "label"
+            and len(labels) <= DESCRIBED_BY_LABELS
+            and not _ENDS_SENTENCE.search(self.block_text(before))
+        ):
             labels.append(before)
             before = self.block_before(before)
         if len(labels) > DESCRIBED_BY_LABELS or any(

@@ -199,7 +199,7 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     for paragraph in tree.iter("p"):
         links = list(paragraph.iter("a"))
         prose = _outside_links(paragraph.text_content(), [link.text_content() for link in links])
-        if links and len(prose.split()) >= _PROSE_WORDS:
+        if links and len(re.findall(r"\w+", prose)) >= _PROSE_WORDS:  # words: "See also ." is a pointer
             for link in links:
                 # cross-references in a sentence ("Wraps filter() usage in a list call."): trafilatura drops a
                 # paragraph that is mostly link text as a list of links

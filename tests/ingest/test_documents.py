@@ -69,3 +69,27 @@ def test_a_description_is_read_after_the_terms_it_describes() -> None:
     )
     assert document.terms_of(remote) == [] and document.terms_of(links) == []
     assert document.described(links.start, links.end) == "Four links are no term."
+
+
+def test_a_pointer_that_ends_the_description_before_is_no_term_of_the_next() -> None:
+    """Git's examples end with "See also git-stash(1).", a label since it only points elsewhere; read as a term
+    of the next example ("See also git-stash(1).: Reset a single file in the index: Suppose …") it lost the
+    answer to "How do I undo git add for a file?"."""
+    document = compose_document(
+        id="git-reset",
+        title="git-reset",
+        raw_blocks=[
+            RawBlock("label", "Interrupted workflow"),
+            RawBlock("paragraph", "Suppose you are interrupted by an urgent fix request."),
+            RawBlock("label", "See also git-stash(1)."),
+            RawBlock("label", "Reset a single file in the index"),
+            RawBlock("paragraph", "Suppose you have added a file to your index, but later decide otherwise."),
+        ],
+    )
+    suppose = document.blocks[-1]
+    assert [document.block_text(term) for term in document.terms_of(suppose)] == [
+        "Reset a single file in the index"
+    ]
+    assert document.described(suppose.start, suppose.end).startswith(
+        "Reset a single file in the index: Suppose"
+    )

@@ -290,6 +290,31 @@ def test_titles_of_notes_terms_and_lone_links_are_labels() -> None:
     assert pointer.kind == "paragraph"  # it says what is there: a sentence
 
 
+def test_a_cross_reference_with_only_pointing_words_beside_it_is_a_label(tmp_path: Path) -> None:
+    """Python's FAQ answered "Why must 'self' be used explicitly …?" with "See also Why must 'self' be used
+    explicitly in method definitions and calls?.": the full stop after the link counted as a third word of
+    prose, so the link was unwrapped and the pointer read as a sentence."""
+    page = tmp_path / "programming.html"
+    page.write_text(
+        "<html><head><meta charset='utf-8'><title>Programming FAQ</title></head><body><div role='main'><h1>Programming FAQ</h1>"
+        "<p>A method defined as meth(self, a) is called as x.meth(a) for some instance x of its class.</p>"
+        "<p>See also <a class='reference internal' href='design.html#why-self'><span class='std std-ref'>Why "
+        "must \u2018self\u2019 be used explicitly in method definitions and calls?</span></a>.</p>"
+        "<p>See the <a class='reference internal' href='unicode.html'><span>Unicode HOWTO</span></a>.</p>"
+        "<p>See the <a class='reference internal' href='tempfile.html'><span>tempfile</span></a> module.</p>"
+        "</div></body></html>",
+        encoding="utf-8",
+    )
+    document, _ = _load(page)
+    kinds = {document.block_text(block): block.kind for block in document.blocks}
+    assert (
+        kinds["See also Why must \u2018self\u2019 be used explicitly in method definitions and calls?."]
+        == "label"
+    )
+    assert kinds["See the Unicode HOWTO."] == "label"
+    assert kinds["See the tempfile module."] == "paragraph"  # it names what to use: an answer
+
+
 BOX_TITLES = {
     "sphinx": '<div class="admonition"><p class="admonition-title">{}</p><p>{}</p></div>',
     "mkdocs-material": '<div class="admonition tip"><p class="admonition-title">{}</p><p>{}</p></div>',
