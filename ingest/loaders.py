@@ -205,7 +205,9 @@ def _walk(paths: Sequence[Path], problems: list[BadDocument]) -> Iterator[tuple[
                     continue
                 yield path, relative
             problems.extend(
-                BadDocument(str(where), why if count == 1 and where.is_file() else f"{why}: {count} files")
+                BadDocument(
+                    str(where), why if where.is_file() else f"{why}: {count:,} file{'s' * (count != 1)}"
+                )
                 for where, (why, count) in skipped.items()
             )
         elif root.exists():
