@@ -294,7 +294,10 @@ def test_a_replica_killed_mid_run_loses_no_acknowledged_question(
 
     def committed(ids: list[str]) -> set[str]:
         with psycopg.connect(database) as connection:
-            rows = connection.execute("SELECT id FROM questions WHERE id = ANY(%s)", (ids,)).fetchall()
+            try:
+                rows = connection.execute("SELECT id FROM questions WHERE id = ANY(%s)", (ids,)).fetchall()
+            except psycopg.errors.UndefinedTable:
+                return set()  # run alone, the first batch has not been written yet: nothing is committed
         return {row[0] for row in rows}
 
     answered: list[str] = []
@@ -303,8 +306,8 @@ def test_a_replica_killed_mid_run_loses_no_acknowledged_question(
         for n in itertools.count():
             try:
                 response = ask(victim, f"Who oversees elections in district {n}?")
-            except requests.ConnectionError:
-                return
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                return  # killed before the request, or in the middle of sending its answer
             if response.status_code == 200:
                 answered.append(response.json()["id"])
 
