@@ -97,7 +97,9 @@ _LIST_ITEM_MAX_CHARS = 300
 # "What is a view?", "What's a join query?": the term a question asks to have defined, up to 40 characters.
 _ASKS_DEFINITION = re.compile(
     r"^\s*what(?:\s+exactly|\s+actually)?(?:['\u2019]s|\s+is|\s+are)\s+(?:meant\s+by\s+)?(?:exactly\s+|actually\s+)?"
-    r"(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*(?:,\s*(?:and|or)\s[^?]*)?\??\s*$",
+    r"(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*(?:,\s*(?:and|or)\s[^?]*)?"
+    r"(?:,?\s*(?:basically|exactly|actually|really|in short|in a nutshell|in simple terms|in plain English))?"
+    r"\??\s*$",
     re.IGNORECASE,
 )
 # What a term that opens a sentence does when the sentence defines it by its use ("Savepoints allow you to …").
@@ -906,8 +908,8 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
         >>> asked_term("What is a module for, and how do I write one?") is None
         True
         >>> [asked_term(q)[0] for q in ("What's a virtual environment, and why would I want one?",
-        ...  "What is meant by a savepoint?", "What exactly is a namespace?")]
-        ['virtual environment', 'savepoint', 'namespace']
+        ...  "What is meant by a savepoint?", "What exactly is a namespace?", "What is Sphinx, basically?")]
+        ['virtual environment', 'savepoint', 'namespace', 'Sphinx']
     """
     acronym = _asked_acronym(question)
     if acronym is not None:
