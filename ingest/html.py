@@ -26,6 +26,9 @@ from trafilatura.settings import use_config
 from ingest.documents import RawBlock
 
 logger = logging.getLogger(__name__)
+# trafilatura warns "discarding data: None" for a page it finds no main text in, naming no page; the ingest report
+# names that page and says why it was skipped (ingest.loaders), so its warning would only repeat it, unnamed.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Wrappers a generator puts around a lone heading; a heading alone in them is lifted out.
