@@ -123,10 +123,11 @@ def ingest_paths(
             crawled = Crawler(urls, crawl, live_documents(index_dir), progress=bar.update).run()
         loaded.documents.extend(crawled.documents)
         loaded.problems.extend(crawled.problems)
+    # for the record only: the report carries each problem and warning, and `citewell ingest` prints it
     for problem in loaded.problems:
-        logger.warning("skipped %s", problem)
+        logger.info("skipped %s", problem)
     for warning in loaded.warnings:
-        logger.warning("%s", warning)
+        logger.info("%s", warning)
     if not loaded.documents:
         details = "; ".join(str(p) for p in loaded.problems) or "no supported files"
         sources = ", ".join([*map(str, paths), *urls])

@@ -41,6 +41,20 @@ def test_ingest_reports_bad_files_and_succeeds_with_the_rest(
     assert "Election Infrastructure Subsector Government Coordinating Council" in capsys.readouterr().out
 
 
+def test_the_console_reports_each_skipped_file_once(tmp_path: Path) -> None:
+    """The ingest report names each skipped file; the log line of the same problem is not printed beside it."""
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\xfa")
+    citewell = Path(sys.executable).parent / "citewell"
+    result = subprocess.run(
+        [str(citewell), "ingest", str(CORPUS), str(bad), "--index", str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stderr.count(f"{bad}: not UTF-8") == 1, result.stderr
+
+
 def test_every_command_reads_the_settings_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
