@@ -56,6 +56,11 @@ _QUESTION_WORDS = frozenset(
      "have", "also", "instead", "else"]
 )  # fmt: skip
 _WORD = re.compile(r"[\w'-]+")
+# How a question that carries on the conversation opens: "And state legislators?", "So how do I get them sorted?",
+# "What if I only want to undo part of it?", "Even if it was renamed at some point?"
+_CONTINUES_CONVERSATION = re.compile(
+    r"(?:and|so|but|also|then|or|plus|even|what if|why not)\b", re.IGNORECASE
+)
 # "What does WAL stand for?": the answer is where the acronym is spelled out, which a sentence merely using it
 # resembles as much to the model.
 _ASKS_MEANING = re.compile(
@@ -872,15 +877,20 @@ def _overlaps_quoted(taken: Sequence[tuple[str, int, int]], doc_id: str, span: S
 
 
 def resolve_query(question: str, history: Sequence[Turn]) -> str:
-    """The question to search for: a short question that leans on the conversation borrows the previous
-    question's words; a question that stands on its own is left alone."""
+    """The question to search for: a question that leans on the conversation (few words of its own, a word
+    pointing back, or an opening that carries it on: "And state legislators?") borrows the previous question's
+    words; a question that stands on its own is left alone."""
     question = question.strip()
     earlier = [turn.content for turn in history if turn.role == "user" and turn.content]
     if not earlier:
         return question
     words = [w.casefold() for w in _WORD.findall(question)]
     content = [w for w in words if len(w) > 3 and w not in _ANAPHORA and w not in _QUESTION_WORDS]
-    leans_on_history = len(content) <= 1 or (bool(_ANAPHORA.intersection(words)) and len(content) <= 3)
+    leans_on_history = (
+        len(content) <= 1
+        or (bool(_ANAPHORA.intersection(words)) and len(content) <= 4)
+        or bool(_CONTINUES_CONVERSATION.match(question))
+    )
     return f"{earlier[-1].strip()} {question}" if leans_on_history else question
 
 

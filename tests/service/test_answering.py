@@ -202,3 +202,10 @@ def test_open_reads_the_model_from_the_index_manifest(corpus_index_dir: Path, em
     assert "January 6, 2017" in opened.ask("What did DHS do in January 2017?").answer
     with pytest.raises(IncompatibleIndex, match="other-model"):
         Answerer.open(corpus_index_dir, model="sentence-transformers/other-model")
+
+
+def test_a_follow_up_that_opens_with_and_is_answered_in_the_conversation(answerer: Answerer) -> None:
+    """Alone, "And state legislators?" matches nothing well enough to answer (cosine 0.42) and was refused."""
+    history = [Turn("user", "What role do governors play in election security?")]
+    answer = answerer.ask("And state legislators?", history)
+    assert answer.answered and "state legislators make policy and budget decisions" in answer.answer

@@ -37,3 +37,30 @@ def test_a_question_naming_one_thing_in_question_words_leans_on_the_conversation
     assert resolve_query("What about sorting a list in reverse order?", keys) == (
         "What about sorting a list in reverse order?"
     )
+
+
+def test_a_question_that_opens_by_carrying_on_leans_on_the_conversation() -> None:
+    """ "And …", "So …", "What if …" carry on the last exchange, however many words follow: alone, "And state
+    legislators?" was refused and "So do they refuse to cooperate …?" read as a question about anyone."""
+    governors = [Turn("user", "What role do governors play in election security?")]
+    assert resolve_query("And state legislators?", governors) == (
+        "What role do governors play in election security? And state legislators?"
+    )
+    designation = [Turn("user", "Why did NASS object to the designation?")]
+    assert resolve_query(
+        "So do they refuse to cooperate with the federal government?", designation
+    ).startswith("Why did NASS object")
+    # words that only start like an opener do not count
+    assert (
+        resolve_query("Sorting a list in reverse order: how?", governors)
+        == "Sorting a list in reverse order: how?"
+    )
+
+
+def test_a_question_pointing_back_with_four_words_of_its_own_leans_on_the_conversation() -> None:
+    branches = [Turn("user", "How do I list remote-tracking branches together with my local ones?")]
+    question = "How do I clean up the ones that no longer exist on the remote?"
+    assert resolve_query(question, branches) == f"{branches[0].content} {question}"
+    # five words of its own name a topic of their own
+    view = "Is it fine to define a view that selects from another view?"
+    assert resolve_query(view, branches) == view
