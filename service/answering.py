@@ -295,9 +295,10 @@ class Answerer:
         # A follow-up is searched with the previous question's words, and also alone: the earlier topic can
         # dilute one that the follow-up names itself ("Why did NASS oppose it?"); the better evidence wins.
         tries = [resolved] if resolved == question.strip() else [resolved, question.strip()]
+        vectors = {query: self.retriever.encode(query) for query in tries}
         best: tuple[float, list[_ScoredSpan], list[Candidate]] | None = None
         for query in tries:
-            vector = self.retriever.encode(query)
+            vector = vectors[query]
             names_code = _names_code(query)
             reach = max(windows * 3, _NAMED_REACH) if names_code else windows * 3
             found = self._explained(self.retriever.search(query, reach, query_vector=vector))
@@ -305,7 +306,14 @@ class Answerer:
             found = found[: windows * 3]
             term = asked_term(query)
             pool = self._diverse(found, scored) + self._term_windows(term) + named
-            ranked = self._rank_spans(query, vector, pool, term)
+            if len(tries) > 1 and query == resolved:
+                # the sentences are ranked by the follow-up's own words as much as by the two questions
+                # together, which favour the sentence that answered the last one ("And numbered ones?" after
+                # a question on bullet lists); whether one answers is judged against the two together
+                both = vectors[question.strip()] + vector
+                ranked = self._rank_spans(query, both / np.linalg.norm(both), pool, term, judge=vector)
+            else:
+                ranked = self._rank_spans(query, vector, pool, term)
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
                 best = (score, ranked, found)
@@ -430,11 +438,17 @@ class Answerer:
         return self.index.documents[passage.document].block_at(passage.start)
 
     def _rank_spans(
-        self, query: str, vector: np.ndarray, pool: list[Candidate], term: tuple[str, re.Pattern[str]] | None
+        self,
+        query: str,
+        vector: np.ndarray,
+        pool: list[Candidate],
+        term: tuple[str, re.Pattern[str]] | None,
+        judge: np.ndarray | None = None,
     ) -> list[_ScoredSpan]:
         """Every sentence of the retrieved windows, and every pair of adjacent sentences in one window,
         scored against the question, best first; ``term`` (``asked_term`` of the question) favours the spans
-        that define or spell out what it asks about."""
+        that define or spell out what it asks about. Each span's ``cosine`` is to ``judge`` when given (what
+        decides whether it answers), else to ``vector``."""
         best_window: dict[tuple[str, tuple[Span, ...]], tuple[float, int]] = {}
         for candidate in pool:
             if self._block_of(candidate.passage).kind not in ANSWER_KINDS:
@@ -461,9 +475,11 @@ class Answerer:
         lexical = np.array(
             [sum(weights.get(t, 0.0) for t in terms) / total for terms in self.index.lexical.terms(texts)]
         )
-        dense = (
-            self._unit_vectors([best_window[k][1] for k in keys], [unit for _, unit in keys], texts) @ vector
+        unit_vectors = self._unit_vectors(
+            [best_window[k][1] for k in keys], [unit for _, unit in keys], texts
         )
+        dense = unit_vectors @ vector
+        judged = dense if judge is None else unit_vectors @ judge
         window = np.array([best_window[k][0] for k in keys])
         settings = self.settings
         scores = settings.span_dense * dense + settings.span_lexical * lexical + settings.window * window
@@ -505,7 +521,7 @@ class Answerer:
         order = np.argsort(-scores, kind="stable")
         return [
             _ScoredSpan(
-                best_window[keys[i]][1], keys[i][1], float(scores[i]), float(dense[i]), bool(answers_term[i])
+                best_window[keys[i]][1], keys[i][1], float(scores[i]), float(judged[i]), bool(answers_term[i])
             )
             for i in order
         ]

@@ -153,6 +153,14 @@ def test_a_follow_up_in_question_words_is_answered_within_the_conversation(pytho
     assert answer.answered and "You can\u2019t use lists as keys" in answer.passages[0].text
 
 
+def test_a_follow_up_highlights_what_its_own_words_ask(python_answerer: Answerer) -> None:
+    """Ranked by the two questions together, "What about lists?" highlighted "Unlike sequences, which are indexed
+    by a range of numbers, dictionaries are indexed by keys …", which answers the first question."""
+    history = [Turn("user", "What can I use as keys in a dictionary?")]
+    answer = python_answerer.ask("What about lists?", history)
+    assert answer.answered and answer.answer.startswith("You can\u2019t use lists as keys")
+
+
 @pytest.mark.parametrize(
     ("question", "terms", "description"),
     [
