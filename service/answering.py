@@ -56,6 +56,8 @@ _QUESTION_WORDS = frozenset(
      "have", "also", "instead", "else"]
 )  # fmt: skip
 _WORD = re.compile(r"[\w'-]+")
+# the most questions a follow-up is searched with: itself and the two it leans on
+_CHAINED = 3
 # How a question that carries on the conversation opens: "And state legislators?", "So how do I get them sorted?",
 # "What if I only want to undo part of it?", "Even if it was renamed at some point?"
 _CONTINUES_CONVERSATION = re.compile(
@@ -897,17 +899,23 @@ def resolve_query(question: str, history: Sequence[Turn]) -> str:
     pointing back, or an opening that carries it on: "And state legislators?") borrows the previous question's
     words; a question that stands on its own is left alone."""
     question = question.strip()
-    earlier = [turn.content for turn in history if turn.role == "user" and turn.content]
-    if not earlier:
-        return question
+    earlier = [turn.content.strip() for turn in history if turn.role == "user" and turn.content.strip()]
+    chain = [question]
+    # a follow-up of a follow-up ("How do I get them back?" then "What if that gives me conflicts?") borrows
+    # what the one it follows borrowed ("How do I temporarily put aside my uncommitted changes?")
+    while earlier and len(chain) < _CHAINED and _leans_on_history(chain[0]):
+        chain.insert(0, earlier.pop())
+    return " ".join(chain)
+
+
+def _leans_on_history(question: str) -> bool:
     words = [w.casefold() for w in _WORD.findall(question)]
     content = [w for w in words if len(w) > 3 and w not in _ANAPHORA and w not in _QUESTION_WORDS]
-    leans_on_history = (
+    return (
         len(content) <= 1
         or (bool(_ANAPHORA.intersection(words)) and len(content) <= 4)
         or bool(_CONTINUES_CONVERSATION.match(question))
     )
-    return f"{earlier[-1].strip()} {question}" if leans_on_history else question
 
 
 def _asked_acronym(question: str) -> str | None:

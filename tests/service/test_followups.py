@@ -64,3 +64,23 @@ def test_a_question_pointing_back_with_four_words_of_its_own_leans_on_the_conver
     # five words of its own name a topic of their own
     view = "Is it fine to define a view that selects from another view?"
     assert resolve_query(view, branches) == view
+
+
+def test_a_follow_up_of_a_follow_up_borrows_what_that_one_borrowed() -> None:
+    stash = [
+        Turn("user", "How do I temporarily put aside my uncommitted changes?"),
+        Turn("assistant", "Use git stash push to record the current state of the working directory."),
+        Turn("user", "How do I get them back?"),
+    ]
+    assert resolve_query("What if that gives me conflicts?", stash) == (
+        "How do I temporarily put aside my uncommitted changes? How do I get them back? "
+        "What if that gives me conflicts?"
+    )
+    # a question that stands on its own ends the chain
+    finally_clause = [
+        Turn("user", "How do I handle errors?"),
+        Turn("user", "What is the finally clause for?"),
+    ]
+    assert resolve_query("And if both return something?", finally_clause) == (
+        "What is the finally clause for? And if both return something?"
+    )
