@@ -61,7 +61,7 @@ def test_a_question_pointing_back_with_four_words_of_its_own_leans_on_the_conver
     branches = [Turn("user", "How do I list remote-tracking branches together with my local ones?")]
     question = "How do I clean up the ones that no longer exist on the remote?"
     assert resolve_query(question, branches) == f"{branches[0].content} {question}"
-    # five words of its own name a topic of their own
+    # more words of its own than four name a topic of their own
     view = "Is it fine to define a view that selects from another view?"
     assert resolve_query(view, branches) == view
 
