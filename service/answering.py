@@ -335,14 +335,32 @@ class Answerer:
 
     def _topics(self, spans: Sequence[_ScoredSpan], most: int = 3) -> tuple[str, ...]:
         """The sections (else titles) of the best spans, each once, best first: the nearest passages often share
-        one section, so the spans past them are read until ``most`` different topics are found."""
+        one section, so the spans past them are read until ``most`` different topics are found. A section whose
+        heading stands on several pages ("EXAMPLES", "Description", "Note") is named with its page's title
+        ("git-reset(1) — EXAMPLES"): the widget offers each topic as a question to ask, and "EXAMPLES" alone
+        would ask about every page's examples."""
         topics: dict[str, None] = {}
         for span in spans:
             passage = self.index.passages[span.row]
-            topics[passage.section or self.index.documents[passage.document].title] = None
+            title = self.index.documents[passage.document].title
+            section = passage.section
+            if section in self._shared_headings and section != title:
+                section = f"{title} — {section}"
+            topics[section or title] = None
             if len(topics) == most:
                 break
         return tuple(topics)
+
+    @cached_property
+    def _shared_headings(self) -> frozenset[str]:
+        """The headings that stand on more than one page of the collection: a reference page's "DESCRIPTION" and
+        "OPTIONS", an admonition's "Note". Read once, at the first refusal."""
+        pages: dict[str, int] = {}
+        for document in self.index.documents.values():
+            headings = {document.block_text(block) for block in document.blocks if block.kind == "heading"}
+            for heading in headings:
+                pages[heading] = pages.get(heading, 0) + 1
+        return frozenset(heading for heading, count in pages.items() if count > 1)
 
     def _term_windows(self, asked: tuple[str, re.Pattern[str]] | None) -> list[Candidate]:
         """For a question about an acronym's meaning or a term's definition ("What does WAL stand for?", "What is

@@ -427,6 +427,18 @@ def test_a_refusal_suggests_several_topics_of_the_site(answerer: Answerer) -> No
     assert answer.topics[0] == (answer.passages[0].source.section or answer.passages[0].source.title)
 
 
+def test_a_refusal_names_the_page_of_a_heading_that_every_reference_page_has(git_answerer: Answerer) -> None:
+    """Every Git reference page has a DESCRIPTION, OPTIONS and EXAMPLES: offered alone as a topic to ask
+    about, such a heading says nothing of where to look."""
+    answer = git_answerer.ask("How many moons does Jupiter have?")
+    assert not answer.answered and len(answer.topics) >= 2
+    shared = {"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXAMPLES", "CONFIGURATION", "GIT"}
+    assert not shared.intersection(answer.topics)
+    first = answer.passages[0].source
+    assert first.section in shared and answer.topics[0] == f"{first.title} — {first.section}"
+    assert answer.topics[0] in answer.message
+
+
 def test_no_highlight_is_code_or_a_label(answerer: Answerer, tutorial_index: Index) -> None:
     """Code blocks, definition terms and lone links are quoted beside the sentences around them, never
     highlighted on their own, whatever the question."""
