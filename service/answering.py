@@ -56,6 +56,7 @@ _QUESTION_WORDS = frozenset(
      "have", "also", "instead", "else"]
 )  # fmt: skip
 _WORD = re.compile(r"[\w'-]+")
+_SPACES = re.compile(r"\s+")
 # the most questions a follow-up is searched with: itself and the two it leans on
 _CHAINED = 3
 # How a question that carries on the conversation opens: "And state legislators?", "So how do I get them sorted?",
@@ -299,6 +300,7 @@ class Answerer:
         tries = [resolved] if resolved == question.strip() else [resolved, question.strip()]
         vectors = {query: self.retriever.encode(query) for query in tries}
         best: tuple[float, list[_ScoredSpan], list[Candidate]] | None = None
+        repeated = self._repeated_answer(question, history) if len(tries) > 1 else None
         for query in tries:
             vector = vectors[query]
             names_code = _names_code(query)
@@ -316,6 +318,8 @@ class Answerer:
                 ranked = self._rank_spans(query, both / np.linalg.norm(both), pool, term, judge=vector)
             else:
                 ranked = self._rank_spans(query, vector, pool, term)
+            if repeated is not None:
+                ranked = [span for span in ranked if not repeated(span)]
             score = ranked[0].score if ranked else float("-inf")
             if best is None or score > best[0]:
                 best = (score, ranked, found)
@@ -332,6 +336,27 @@ class Answerer:
         first = chosen[0]
         answer_text = first.text[first.highlights[0].start : first.highlights[-1].end]
         return Answer(True, answer_text, tuple(chosen), None, confidence)
+
+    def _repeated_answer(
+        self, question: str, history: Sequence[Turn]
+    ) -> Callable[[_ScoredSpan], bool] | None:
+        """For a follow-up, whether a span only repeats the last answer (the assistant turn that ends ``history``,
+        as the widget sends it) without a word of the follow-up's own: "What about writing to it?" after "How do
+        I read a file line by line?" is not answered by "For reading lines from a file, you can loop over the
+        file object." again, nor "Why?" by the sentence it asks about; "And state legislators?" still is by
+        "Governors … also play a part …, and state legislators make policy …". None when there is no last answer."""
+        if not history or history[-1].role != "assistant" or not history[-1].content.strip():
+            return None
+        said = _SPACES.sub(" ", history[-1].content).strip()
+        lexical = self.index.lexical
+        own = lexical.terms([question])[0]
+
+        def repeated(span: _ScoredSpan) -> bool:
+            passage = self.index.passages[span.row]
+            text = self.index.documents[passage.document].text[span.sentences[0][0] : span.sentences[-1][1]]
+            return _SPACES.sub(" ", text) in said and not own & lexical.terms([text])[0]
+
+        return repeated
 
     def _topics(self, spans: Sequence[_ScoredSpan], most: int = 3) -> tuple[str, ...]:
         """The sections (else titles) of the best spans, each once, best first: the nearest passages often share

@@ -36,6 +36,19 @@ def contains(haystack: str, needle: str | Sequence[str]) -> bool:
     return any(_normalised(phrase) in _normalised(haystack) for phrase in phrases)
 
 
+def as_the_widget_sends(answerer: Answerer, history: Sequence[Turn]) -> list[Turn]:
+    """``history`` with citewell's own answer after each question that has none, as the widget sends a
+    conversation (the answer, or the refusal's message): a question file lists only what the user asked."""
+    conversation: list[Turn] = []
+    for number, turn in enumerate(history):
+        conversation.append(turn)
+        answered_next = number + 1 < len(history) and history[number + 1].role == "assistant"
+        if turn.role == "user" and not answered_next:
+            said = answerer.ask(turn.content, conversation[:-1])
+            conversation.append(Turn("assistant", said.answer or said.message or ""))
+    return conversation
+
+
 def evaluate_questions(
     path: Path,
     answerer: Answerer,
@@ -53,7 +66,9 @@ def evaluate_questions(
     rows = read_question_file(path)
     results = []
     for row in rows:
-        history = [Turn(turn["role"], turn["content"]) for turn in row.get("history") or []]
+        history = as_the_widget_sends(
+            answerer, [Turn(t["role"], t["content"]) for t in row.get("history") or []]
+        )
         answer = answerer.ask(row["question"], history)
         expect: str | list[str] = row.get("expect") or ""
         texts = [p.text for p in answer.passages]

@@ -209,3 +209,8 @@ def test_a_follow_up_that_opens_with_and_is_answered_in_the_conversation(answere
     history = [Turn("user", "What role do governors play in election security?")]
     answer = answerer.ask("And state legislators?", history)
     assert answer.answered and "state legislators make policy and budget decisions" in answer.answer
+    # the widget sends that answer back: the same sentence answers both, and has the follow-up's words
+    first = answerer.ask(history[0].content)
+    assert first.answer == answer.answer
+    again = answerer.ask("And state legislators?", [*history, Turn("assistant", first.answer)])
+    assert again.answer == answer.answer

@@ -161,6 +161,19 @@ def test_a_follow_up_highlights_what_its_own_words_ask(python_answerer: Answerer
     assert answer.answered and answer.answer.startswith("You can\u2019t use lists as keys")
 
 
+def test_a_follow_up_is_not_answered_with_the_last_answer_again(python_answerer: Answerer) -> None:
+    """The widget sends each answer back as an assistant turn. "What about in reverse?" was answered with the
+    very sentence that had answered "How do I sort a list?"; a repeat is an answer only when it has the
+    follow-up's own words."""
+    first = python_answerer.ask("How do I sort a list?")
+    assert first.answered and first.answer.startswith("Sort the items of the list in place")
+    asked = [Turn("user", "How do I sort a list?")]
+    answered = [*asked, Turn("assistant", first.answer)]
+    assert python_answerer.ask("What about in reverse?", asked).answer == first.answer
+    answer = python_answerer.ask("What about in reverse?", answered)
+    assert answer.answered and answer.answer == "Reverse the elements of the list in place."
+
+
 @pytest.mark.parametrize(
     ("question", "terms", "description"),
     [

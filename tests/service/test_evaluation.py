@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ingest import ChunkingConfig, Embedder, Index
-from service.answering import Answerer, AnswerSettings
+from service.answering import Answerer, AnswerSettings, Turn
 from service.cli import main
 from service.measurement.calibration import refusal_tradeoff
 from service.measurement.datasets import read_question_file
-from service.measurement.quality import evaluate_beir, evaluate_questions, evaluate_squad
+from service.measurement.quality import as_the_widget_sends, evaluate_beir, evaluate_questions, evaluate_squad
 from service.retrieval import RetrievalWeights, Retriever
 
 from ..conftest import REPO
@@ -186,6 +186,24 @@ def test_question_file_counts(tmp_path: Path, corpus_index: Index, embedder: Emb
         "correct_refusals": 1,
         "unanswerable": 1,
     }
+
+
+def test_a_conversation_is_asked_as_the_widget_sends_it(corpus_index: Index, embedder: Embedder) -> None:
+    """A question file lists only what the user asked; the widget sends each answer back (or the refusal's
+    message), and a follow-up is read with it."""
+    answerer = Answerer(Retriever(corpus_index, embedder))
+    asked = [Turn("user", "Who oversees elections?"), Turn("user", "What is the boiling point of water?")]
+    conversation = as_the_widget_sends(answerer, asked)
+    first, second = answerer.ask(asked[0].content), answerer.ask(asked[1].content, conversation[:2])
+    assert first.answered and not second.answered and second.message
+    assert conversation == [
+        asked[0],
+        Turn("assistant", first.answer),
+        asked[1],
+        Turn("assistant", second.message),
+    ]
+    # turns the file answers itself are kept as they are
+    assert as_the_widget_sends(answerer, conversation) == conversation
 
 
 def test_eval_command_prints_a_table_and_writes_json(
