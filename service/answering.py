@@ -69,6 +69,10 @@ _CONTINUES_CONVERSATION = re.compile(
 _ASKS_MEANING = re.compile(
     r"\b(stands? for|short for|abbreviat\w*|acronym|spelled out|expand\w*)\b", re.IGNORECASE
 )
+# A query of a few words that asks nothing ("savepoints", "f-strings", "table inheritance"), as typed into a
+# documentation site's search box: it wants what the thing is, as "What are savepoints?" does.
+_BARE_TERM = re.compile(r"\s*(?!(?:how|why|what|which|who|whose|where|when|is|are|can|do|does|should|i)\b)"
+                        r"([\w'-]+(?: [\w'-]+){0,2})\s*\??\s*", re.IGNORECASE)  # fmt: skip
 # windows searched for an acronym or a term alone: a common one ("WAL") is used in hundreds
 _TERM_REACH = 64
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*[A-Z0-9]\b")
@@ -97,6 +101,9 @@ _ANSWER_TYPES = (
 # A sentence that opens by pointing back continues the one before it ("Often, the first argument of a method is
 # called self. This is nothing more than a convention: …").
 _CONTINUES = re.compile(r"(?:This|That|These|Those|It|Such)\b")
+# A sentence that opens by pointing back finishes the one before it ("We can also join a table against itself.
+# This is called a self join."); "It" opens as many sentences that point nowhere ("It is not possible to …").
+_POINTS_BACK = re.compile(r"(?:This|That|These|Those|Such)\b")
 # A sentence that ends a paragraph with ":" before paragraphs of one short sentence each introduces them: the items
 # of a list ("… for several reasons:"), which are the answer. At most this many characters of items are highlighted
 # with it, each item at most this long.
@@ -115,6 +122,9 @@ _DOES = (
     r"(?:is|are) used|performs?|computes?|returns?|allows?|lets?|provides?|takes?|creates?|gives?|represents?"
     r"|holds?|stores?|contains?|describes?|means?|enables?|specif(?:y|ies)|determines?|denotes?"
 )
+# Words after a name that end the name and carry the sentence on ("… are called exceptions and are not
+# unconditionally fatal"), where a noun would extend it ("… is called a table alias").
+_CLAUSE_GOES_ON = r"(?:and|or|but|for|in|that|which|when|if|because|since|by|with)\b"
 # "What is a module for?" asks what it is used for, not what it is.
 _NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
 # How deep the retrieved windows are read for the description of a term that a question names, and how many of
@@ -308,7 +318,7 @@ class Answerer:
             found = self._explained(self.retriever.search(query, reach, query_vector=vector))
             named = self._named_term_windows(query, found) if names_code else []
             found = found[: windows * 3]
-            term = asked_term(query)
+            term = asked_term(query) or (bare_term(query) if len(tries) == 1 else None)
             pool = self._diverse(found, scored) + self._term_windows(term) + named
             if len(tries) > 1 and query == resolved:
                 # the sentences are ranked by the follow-up's own words as much as by the two questions
@@ -552,7 +562,9 @@ class Answerer:
                 dtype=np.float64,
             )
         if settings.question_heading:
-            restated = self._restated_headings(vector, keys, defined)
+            # a bare term ("copy a file") restates "How do I copy a file?" as well as "What is …?"
+            asks_what = defined if _ASKS_DEFINITION.match(query) else None
+            restated = self._restated_headings(vector, keys, asks_what)
             scores = scores + settings.question_heading * restated
             answers_term = np.logical_or(answers_term, restated)
         if settings.named_term:
@@ -803,6 +815,14 @@ def _completed(
     points back to it (``_CONTINUES``), and with the list it introduces when it ends its paragraph with ":". A
     sentence scored alone is read by the model alone, so the half of an answer that a pronoun or a colon carries
     over scores low by itself; a reader needs both halves."""
+    before = paragraph.index(core[0]) - 1
+    if (
+        len(core) == 1
+        and before >= 0
+        and _POINTS_BACK.match(document.text[core[0][0] : core[0][1]])
+        and not _overlaps_quoted(taken, document.id, paragraph[before])
+    ):
+        core = [paragraph[before], *core]
     following = paragraph.index(core[-1]) + 1
     if (
         len(core) == 1
@@ -997,6 +1017,19 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
     return defined.group(1), _defining(defined.group(1))
 
 
+def bare_term(query: str) -> tuple[str, re.Pattern[str]] | None:
+    """The term a query of one to three words that asks nothing names, and what a text that defines it matches;
+    None for any other query. A query that leans on a conversation is not read so: "Lists?" after a question
+    on dictionary keys asks about lists as keys.
+
+    Example:
+        >>> bare_term("savepoints")[0], bare_term("How do savepoints work?")
+        ('savepoints', None)
+    """
+    bare = _BARE_TERM.fullmatch(query)
+    return None if bare is None else (bare.group(1), _defining(bare.group(1)))
+
+
 def _entry_name(term: str) -> str:
     """``term`` as a glossary's entries are looked up by: without a trailing qualifier in brackets, casefolded
     and without a plural's "s" ("Window functions" and "Window function (routine)" are "window function"),
@@ -1022,7 +1055,8 @@ def _spelling_out(acronym: str) -> re.Pattern[str]:
 
 def _defining(term: str) -> re.Pattern[str]:
     """What a text that defines ``term`` matches: "A module is a …", "A tuple consists of …", "… is called a
-    module", "a module, a …"; and a sentence that opens with the term doing what it does ("Savepoints allow you
+    module", "the … terminal program, called psql, which …", "… documentation string, or docstring", "a module,
+    a …"; and a sentence that opens with the term doing what it does ("Savepoints allow you
     to …", "A window function performs a calculation …", "lambda takes … and creates an anonymous function"):
     documentation defines a thing by its use as often as by its kind. "modules" and "module" alike, the term
     whole, and the term itself: after an article or at a clause's start, not qualified ("The new tuple is a
@@ -1045,12 +1079,17 @@ def _defining(term: str) -> re.Pattern[str]:
         False
         >>> bool(_defining("key").search("The keys specify what the color is to be used for."))
         False
+        >>> bool(_defining("exception").search("Errors detected during execution are called exceptions and …"))
+        True
+        >>> bool(_defining("docstring").search("this string literal is the function's documentation string, or docstring."))
+        True
     """
     name = re.escape(term.removesuffix("s")) + "s?"
     return re.compile(
         rf"(?:^|[.!?:,]\s+|\b(?:an?|the)\s+){name}\s+"
         rf"(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
-        rf"|\b(?:is|are)\s+called\s+(?:an?\s+|the\s+)?{name}(?=\s*[.,;:)]|\s*$)"
+        rf"|\b(?:called|known\s+as)\s+(?:an?\s+|the\s+)?{name}(?=\s*[.,;:)]|\s*$|\s+{_CLAUSE_GOES_ON})"
+        rf"|,\s+or\s+{name}(?=\s*[.,;:)]|\s*$)"
         rf"|\b(?:an?|the)\s+{name},\s+an?\b"
         rf"|(?:^|[.!?:]\s+)(?:an?\s+)?{name}\s+(?:{_DOES})\b",
         re.IGNORECASE,

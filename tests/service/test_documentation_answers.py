@@ -267,6 +267,41 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
 
 
 @pytest.mark.parametrize(
+    ("query", "answer"),
+    [
+        (
+            "savepoints",
+            "Savepoints allow you to selectively discard parts of the transaction, while committing",
+        ),
+        # not "To get out of psql, type:"
+        ("psql", "Running the PostgreSQL interactive terminal program, called psql, which allows you to"),
+        # the sentence that names it points back to the one that says what it is
+        ("self join", "We can also join a table against itself. This is called a self join."),
+    ],
+)
+def test_a_bare_term_is_answered_by_what_it_is(answerer: Answerer, query: str, answer: str) -> None:
+    """Typed as into a search box, "savepoints" wants what "What are savepoints?" wants; it was answered with
+    "Keep in mind that either releasing or rolling back to a savepoint will automatically release …"."""
+    got = answerer.ask(query)
+    assert got.answered and got.answer.startswith(answer)
+
+
+@pytest.mark.parametrize(
+    ("query", "answer"),
+    [
+        ("tuples", "A tuple consists of a number of values separated by commas"),
+        ("f-strings", "Formatted string literals (also called f-strings for short) let you include"),
+        ("docstrings", "The first statement of the function body can optionally be a string literal; this"),
+    ],
+)
+def test_a_bare_term_is_answered_by_what_it_is_on_a_sphinx_site(
+    python_answerer: Answerer, query: str, answer: str
+) -> None:
+    got = python_answerer.ask(query)
+    assert got.answered and got.answer.startswith(answer)
+
+
+@pytest.mark.parametrize(
     ("question", "definition"),
     [
         # not "Views allow you to encapsulate the details of the structure of your tables …"
@@ -317,6 +352,8 @@ def test_a_definition_question_restates_only_a_heading_that_asks_for_the_same_de
     [
         # not "It also doesn't copy file permissions and metadata, though using shutil.copy2() …"
         ("How do I copy a file?", "The shutil module contains a copyfile() function."),
+        # as typed into a search box: a few words that name no term restate the heading as well
+        ("copy a file", "The shutil module contains a copyfile() function."),
         # "How stable is Python?" reworded; not "The latest stable releases can always be found on …"
         ("Is Python stable enough for production use?", "Very stable."),
         # the opening is at cosine 0.28 to the question: refused before
