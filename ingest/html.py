@@ -151,6 +151,7 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     for element in list(tree.iter()):
         if element.getparent() is not None and _is_chrome(element):
             element.drop_tree()
+    _lift_manual_name(tree)
     for aside in tree.iter("aside"):
         if _is_footnote(aside):
             aside.tag = "div"  # trafilatura drops every <aside>, and docutils writes its footnotes as asides
@@ -208,6 +209,20 @@ def _prepared(page: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
                 # paragraph that is mostly link text as a list of links
                 link.drop_tag()
     return tree
+
+
+def _lift_manual_name(tree: lxml.html.HtmlElement) -> None:
+    """AsciiDoc writes a manual page's NAME section, the command and what it does in one line ("git-stash - Stash
+    the changes in a dirty working directory away"), inside the page's ``<div id="header">`` beside the title;
+    trafilatura drops a header as page furniture. The section is moved to the start of the content."""
+    for header in tree.xpath(f"//body[{_has_class('manpage')}]/div[@id='header']"):
+        content = header.getnext()
+        section = header.xpath(f"h2[following-sibling::*[1][self::div[{_has_class('sectionbody')}]]]")
+        if content is None or content.get("id") != "content" or not section:
+            continue
+        name = lxml.html.Element("div", {"class": "sect1"})
+        name.extend([section[0], section[0].getnext()])
+        content.insert(0, name)
 
 
 def _is_box_title(element: _Element) -> bool:

@@ -1079,14 +1079,21 @@ def _defining(term: str) -> re.Pattern[str]:
         False
         >>> bool(_defining("key").search("The keys specify what the color is to be used for."))
         False
+        >>> bool(_defining("stash").search("git-stash - Stash the changes in a dirty working directory away"))
+        True
+        >>> bool(_defining("git stash").search("git-stash - Stash the changes in a dirty working directory away"))
+        True
         >>> bool(_defining("exception").search("Errors detected during execution are called exceptions and …"))
         True
         >>> bool(_defining("docstring").search("this string literal is the function's documentation string, or docstring."))
         True
     """
-    name = re.escape(term.removesuffix("s")) + "s?"
+    # "git stash" and "git-stash" name one command
+    name = re.escape(term.removesuffix("s")).replace(r"\ ", r"[\s-]") + "s?"
     return re.compile(
-        rf"(?:^|[.!?:,]\s+|\b(?:an?|the)\s+){name}\s+"
+        # a manual page's NAME line: "git-stash - Stash the changes …", "createdb — create a new PostgreSQL database"
+        rf"^(?:[\w.]+-)?{name}\s+[-\u2013\u2014]\s+\w"
+        rf"|(?:^|[.!?:,]\s+|\b(?:an?|the)\s+){name}\s+"
         rf"(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
         rf"|\b(?:called|known\s+as)\s+(?:an?\s+|the\s+)?{name}(?=\s*[.,;:)]|\s*$|\s+{_CLAUSE_GOES_ON})"
         rf"|,\s+or\s+{name}(?=\s*[.,;:)]|\s*$)"

@@ -179,11 +179,13 @@ DDL_CONSTRAINTS = Page(
     },
     code="CREATE TABLE products (\n    product_no integer,\n    name text,\n    price numeric CHECK (price > 0)",
 )  # fmt: skip
-# AsciiDoc (Git): the manpage footer, and the DocBook-rendered user manual's tables of contents.
+# AsciiDoc (Git): the manpage footer, and the DocBook-rendered user manual's tables of contents; the manpage's
+# NAME line, which AsciiDoc writes in the page's header, is content.
 GIT_ADD = Page(
     GIT / "git-add.html",
     chrome=("Last updated", "2024-05-31 00:35:55 UTC"),
     sections={
+        "NAME": ("git-add - Add file contents to the index",),
         "DESCRIPTION": ("This command updates the index using the current content found in the working tree, to prepare the content staged for the next commit.",
                         "This command can be performed multiple times before a commit."),
         "OPTIONS": ("Allow adding otherwise ignored files.",),

@@ -302,6 +302,22 @@ def test_a_bare_term_is_answered_by_what_it_is_on_a_sphinx_site(
 
 
 @pytest.mark.parametrize(
+    ("query", "answer"),
+    [
+        # not "When the repository to clone is on the local machine, instead of using hard links, …"
+        ("git clone", "git-clone - Clone a repository into a new directory"),
+        ("What is git reset?", "git-reset - Reset current HEAD to the specified state"),
+    ],
+)
+def test_a_command_is_answered_by_its_manual_page_name_line(
+    git_answerer: Answerer, query: str, answer: str
+) -> None:
+    """AsciiDoc writes a manual page's NAME line in the page's header, which the extraction dropped with it."""
+    got = git_answerer.ask(query)
+    assert got.answered and got.answer == answer
+
+
+@pytest.mark.parametrize(
     ("question", "definition"),
     [
         # not "Views allow you to encapsulate the details of the structure of your tables …"
