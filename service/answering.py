@@ -1056,12 +1056,13 @@ def _spelling_out(acronym: str) -> re.Pattern[str]:
 def _defining(term: str) -> re.Pattern[str]:
     """What a text that defines ``term`` matches: "A module is a …", "A tuple consists of …", "… is called a
     module", "the … terminal program, called psql, which …", "… documentation string, or docstring", "a module,
-    a …"; and a sentence that opens with the term doing what it does ("Savepoints allow you
-    to …", "A window function performs a calculation …", "lambda takes … and creates an anonymous function"):
-    documentation defines a thing by its use as often as by its kind. "modules" and "module" alike, the term
-    whole, and the term itself: after an article or at a clause's start, not qualified ("The new tuple is a
-    logically unchanged successor …" says what one tuple is, "… is called a table alias" names something else),
-    and one of its kind ("The keys specify …" says what some keys do).
+    a …", a manual page's NAME line; and a sentence that opens with the term doing what it does ("Savepoints
+    allow you to …", "A window function performs a calculation …", "lambda takes … and creates an anonymous
+    function"): documentation defines a thing by its use as often as by its kind. "modules" and "module" alike,
+    the term whole, and the term itself: at a clause's start, after an article or not ("… that an exception is
+    a direct consequence of another" says what one exception is), not qualified ("The new tuple is a logically
+    unchanged successor …" says what one tuple is, "… is called a table alias" names something else), and one
+    of its kind ("The keys specify …" says what some keys do).
 
     Example:
         >>> defines = _defining("savepoint")
@@ -1085,6 +1086,8 @@ def _defining(term: str) -> re.Pattern[str]:
         True
         >>> bool(_defining("exception").search("Errors detected during execution are called exceptions and …"))
         True
+        >>> bool(_defining("exception").search("To indicate that an exception is a direct consequence of another"))
+        False
         >>> bool(_defining("docstring").search("this string literal is the function's documentation string, or docstring."))
         True
     """
@@ -1093,7 +1096,7 @@ def _defining(term: str) -> re.Pattern[str]:
     return re.compile(
         # a manual page's NAME line: "git-stash - Stash the changes …", "createdb — create a new PostgreSQL database"
         rf"^(?:[\w.]+-)?{name}\s+[-\u2013\u2014]\s+\w"
-        rf"|(?:^|[.!?:,]\s+|\b(?:an?|the)\s+){name}\s+"
+        rf"|(?:^|[.!?:,;]\s+)(?:an?\s+|the\s+)?{name}\s+"
         rf"(?:(?:is|are)\s+(?:an?|the|essentially|simply|just)\b|consists? of\b|refers? to\b)"
         rf"|\b(?:called|known\s+as)\s+(?:an?\s+|the\s+)?{name}(?=\s*[.,;:)]|\s*$|\s+{_CLAUSE_GOES_ON})"
         rf"|,\s+or\s+{name}(?=\s*[.,;:)]|\s*$)"
