@@ -292,6 +292,9 @@ def test_a_bare_term_is_answered_by_what_it_is(answerer: Answerer, query: str, a
         ("tuples", "A tuple consists of a number of values separated by commas"),
         ("f-strings", "Formatted string literals (also called f-strings for short) let you include"),
         ("docstrings", "The first statement of the function body can optionally be a string literal; this"),
+        # "… are called exceptions and are not unconditionally fatal", with the sentence before it; not "To
+        # indicate that an exception is a direct consequence of another, …", which says what one exception is
+        ("exceptions", "Even if a statement or expression is syntactically correct, it may cause an error"),
     ],
 )
 def test_a_bare_term_is_answered_by_what_it_is_on_a_sphinx_site(
