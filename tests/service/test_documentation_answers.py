@@ -267,57 +267,48 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
 
 
 @pytest.mark.parametrize(
-    ("query", "answer"),
+    ("site", "query", "answer"),
     [
-        (
-            "savepoints",
-            "Savepoints allow you to selectively discard parts of the transaction, while committing",
-        ),
+        ("answerer", "savepoints", "Savepoints allow you to selectively discard parts of the transaction"),
         # not "To get out of psql, type:"
-        ("psql", "Running the PostgreSQL interactive terminal program, called psql, which allows you to"),
+        (
+            "answerer",
+            "psql",
+            "Running the PostgreSQL interactive terminal program, called psql, which allows",
+        ),
         # the sentence that names it points back to the one that says what it is
-        ("self join", "We can also join a table against itself. This is called a self join."),
-    ],
-)
-def test_a_bare_term_is_answered_by_what_it_is(answerer: Answerer, query: str, answer: str) -> None:
-    """Typed as into a search box, "savepoints" wants what "What are savepoints?" wants; it was answered with
-    "Keep in mind that either releasing or rolling back to a savepoint will automatically release …"."""
-    got = answerer.ask(query)
-    assert got.answered and got.answer.startswith(answer)
-
-
-@pytest.mark.parametrize(
-    ("query", "answer"),
-    [
-        ("tuples", "A tuple consists of a number of values separated by commas"),
-        ("f-strings", "Formatted string literals (also called f-strings for short) let you include"),
-        ("docstrings", "The first statement of the function body can optionally be a string literal; this"),
+        ("answerer", "self join", "We can also join a table against itself. This is called a self join."),
+        ("python_answerer", "tuples", "A tuple consists of a number of values separated by commas"),
+        (
+            "python_answerer",
+            "f-strings",
+            "Formatted string literals (also called f-strings for short) let you",
+        ),
+        (
+            "python_answerer",
+            "docstrings",
+            "The first statement of the function body can optionally be a string",
+        ),
         # "… are called exceptions and are not unconditionally fatal", with the sentence before it; not "To
         # indicate that an exception is a direct consequence of another, …", which says what one exception is
-        ("exceptions", "Even if a statement or expression is syntactically correct, it may cause an error"),
+        (
+            "python_answerer",
+            "exceptions",
+            "Even if a statement or expression is syntactically correct, it may",
+        ),
+        # a manual page's NAME line, which AsciiDoc writes in the page's header and the extraction dropped with
+        # it; not "When the repository to clone is on the local machine, instead of using hard links, …"
+        ("git_answerer", "git clone", "git-clone - Clone a repository into a new directory"),
+        ("git_answerer", "What is git reset?", "git-reset - Reset current HEAD to the specified state"),
     ],
 )
-def test_a_bare_term_is_answered_by_what_it_is_on_a_sphinx_site(
-    python_answerer: Answerer, query: str, answer: str
+def test_a_bare_term_is_answered_by_what_it_is(
+    request: pytest.FixtureRequest, site: str, query: str, answer: str
 ) -> None:
-    got = python_answerer.ask(query)
+    """Typed as into a search box, "savepoints" wants what "What are savepoints?" wants; it was answered with
+    "Keep in mind that either releasing or rolling back to a savepoint will automatically release …"."""
+    got = request.getfixturevalue(site).ask(query)
     assert got.answered and got.answer.startswith(answer)
-
-
-@pytest.mark.parametrize(
-    ("query", "answer"),
-    [
-        # not "When the repository to clone is on the local machine, instead of using hard links, …"
-        ("git clone", "git-clone - Clone a repository into a new directory"),
-        ("What is git reset?", "git-reset - Reset current HEAD to the specified state"),
-    ],
-)
-def test_a_command_is_answered_by_its_manual_page_name_line(
-    git_answerer: Answerer, query: str, answer: str
-) -> None:
-    """AsciiDoc writes a manual page's NAME line in the page's header, which the extraction dropped with it."""
-    got = git_answerer.ask(query)
-    assert got.answered and got.answer == answer
 
 
 @pytest.mark.parametrize(
