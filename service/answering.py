@@ -73,6 +73,9 @@ _ASKS_MEANING = re.compile(
 # documentation site's search box: it wants what the thing is, as "What are savepoints?" does.
 _BARE_TERM = re.compile(r"\s*(?!(?:how|why|what|which|who|whose|where|when|is|are|can|do|does|should|i)\b)"
                         r"([\w'-]+(?: [\w'-]+){0,2})\s*\??\s*", re.IGNORECASE)  # fmt: skip
+# A manual page's NAME line: the command, a dash, what it does ("git-stash - Stash the changes …", "createdb —
+# create a new PostgreSQL database", "CREATE TABLE — define a new table")
+_NAME_LINE = re.compile(r"([\w.]+(?:[ -][\w.]+){0,3})\s+[-\u2013\u2014]\s+\w")
 # windows searched for an acronym or a term alone: a common one ("WAL") is used in hundreds
 _TERM_REACH = 64
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*[A-Z0-9]\b")
@@ -115,6 +118,10 @@ _ASKS_DEFINITION = re.compile(
     r"(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s*(?:,\s*(?:and|or)\s[^?]*)?"
     r"(?:,?\s*(?:basically|exactly|actually|really|in short|in a nutshell|in simple terms|in plain English))?"
     r"\??\s*$",
+    re.IGNORECASE,
+)
+_ASKS_WHAT_IT_DOES = re.compile(
+    r"^\s*what\s+(?:does|do)\s+(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s+(?:actually\s+|really\s+|exactly\s+)?do\s*\??\s*$",
     re.IGNORECASE,
 )
 # What a term that opens a sentence does when the sentence defines it by its use ("Savepoints allow you to …").
@@ -427,7 +434,9 @@ class Answerer:
         """The windows that open a description, by the ``_entry_name`` of the term right above it: a glossary's
         or another definition list's entries ("View" over "A relation that is defined by a SELECT statement
         …"; the labels above that one belong to entries with no description of their own, such as "Optimizer"
-        and its "See Query planner."). Read once, at the first question that asks what a term is."""
+        and its "See Query planner."); and a manual page's NAME line, by its command ("git-rebase - Reapply
+        commits on top of another base tip" under "NAME": "git rebase" names hundreds of the page's windows).
+        Read once, at the first question that asks what a term is."""
         entries: dict[str, list[int]] = {}
         index = self.index
         for number, doc_id in enumerate(index.document_ids):
@@ -436,11 +445,15 @@ class Answerer:
             starts = [index.passages[row].start for row in rows]
             for block in document.blocks:
                 terms = document.terms_of(block) if block.kind in ANSWER_KINDS else []
-                if not terms:
+                if terms:
+                    name = document.block_text(terms[-1])
+                elif (command := _manual_name(document, block)) is not None:
+                    name = command
+                else:
                     continue
                 here = bisect.bisect_right(starts, block.start) - 1
                 if here >= 0 and index.passages[rows[here]].end > block.start:
-                    entries.setdefault(_entry_name(document.block_text(terms[-1])), []).append(rows[here])
+                    entries.setdefault(_entry_name(name), []).append(rows[here])
         return entries
 
     def _explained(self, ranked: list[Candidate]) -> list[Candidate]:
@@ -1004,6 +1017,8 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
         ('WAL', True, False)
         >>> asked_term("What is a module for, and how do I write one?") is None
         True
+        >>> asked_term("What does git rebase do?")[0], asked_term("What does git add -p do?")
+        ('git rebase', None)
         >>> [asked_term(q)[0] for q in ("What's a virtual environment, and why would I want one?",
         ...  "What is meant by a savepoint?", "What exactly is a namespace?", "What is Sphinx, basically?")]
         ['virtual environment', 'savepoint', 'namespace', 'Sphinx']
@@ -1012,6 +1027,9 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
     if acronym is not None:
         return acronym, _spelling_out(acronym)
     defined = _ASKS_DEFINITION.match(question)
+    if defined is None and not _names_code(question):
+        # "What does git rebase do?": an option ("What does git add -p do?") is a named term's description
+        defined = _ASKS_WHAT_IT_DOES.match(question)
     if defined is None or defined.group(1).split()[-1].lower() in _NOT_A_TERM_END:
         return None
     return defined.group(1), _defining(defined.group(1))
@@ -1030,6 +1048,17 @@ def bare_term(query: str) -> tuple[str, re.Pattern[str]] | None:
     return None if bare is None else (bare.group(1), _defining(bare.group(1)))
 
 
+def _manual_name(document: Document, block: Block) -> str | None:
+    """The command that ``block`` names when it is a manual page's NAME line, the paragraph right under a heading
+    that opens with the command and a dash ("git-stash - Stash the changes …", "createdb — create a new
+    PostgreSQL database"); else None."""
+    if block.kind != "paragraph":
+        return None
+    before = document.block_before(block)
+    named = _NAME_LINE.match(document.block_text(block))
+    return named.group(1) if named and before is not None and before.kind == "heading" else None
+
+
 def _entry_name(term: str) -> str:
     """``term`` as a glossary's entries are looked up by: without a trailing qualifier in brackets, casefolded
     and without a plural's "s" ("Window functions" and "Window function (routine)" are "window function"),
@@ -1039,8 +1068,10 @@ def _entry_name(term: str) -> str:
     Example:
         >>> [_entry_name(t) for t in ("Window functions", "Window function (routine)", "TOAST", "SEQUENCES")]
         ['window function', 'window function', 'TOAST', 'SEQUENCES']
+        >>> _entry_name("git-rebase") == _entry_name("git rebase")
+        True
     """
-    name = re.sub(r"\s*\([^()]*\)\s*$", "", term).strip()
+    name = re.sub(r"\s*\([^()]*\)\s*$", "", term).strip().replace("-", " ")
     return name if name.isupper() else name.casefold().removesuffix("s")
 
 

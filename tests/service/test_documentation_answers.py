@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ingest import ANSWER_KINDS, Embedder, Index, build_index, load_documents, load_index
-from service.answering import Answerer, Turn
+from service.answering import Answerer, Turn, _entry_name
 from service.measurement.quality import evaluate_questions
 from service.retrieval import Retriever
 
@@ -266,6 +266,17 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
     assert answer.answered and answer.answer.startswith(definition)
 
 
+def test_a_manual_page_name_line_is_an_entry_for_its_command(git_answerer: Answerer) -> None:
+    """On a site of many manual pages "git rebase" names hundreds of windows, and the term alone does not
+    retrieve the NAME line among them: it is looked up by its command, as a glossary's entry is by its label."""
+    index = git_answerer.index
+    for command in ("git tag", "git-reset"):
+        [row] = git_answerer._entries[_entry_name(command)]
+        passage = index.passages[row]
+        text = index.documents[passage.document].text[passage.start : passage.end]
+        assert text.startswith(command.replace(" ", "-") + " - ")
+
+
 @pytest.mark.parametrize(
     ("site", "query", "answer"),
     [
@@ -300,6 +311,9 @@ def test_a_term_is_answered_by_the_sentence_that_says_what_it_does(
         # it; not "When the repository to clone is on the local machine, instead of using hard links, …"
         ("git_answerer", "git clone", "git-clone - Clone a repository into a new directory"),
         ("git_answerer", "What is git reset?", "git-reset - Reset current HEAD to the specified state"),
+        # "git tag" names nearly every window of its page: the NAME line is looked up as a glossary's entry is
+        ("git_answerer", "What does git tag do?", "git-tag - Create, list, delete or verify a tag object"),
+        ("git_answerer", "git tag", "git-tag - Create, list, delete or verify a tag object"),
     ],
 )
 def test_a_bare_term_is_answered_by_what_it_is(
