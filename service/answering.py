@@ -1019,6 +1019,8 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
         True
         >>> asked_term("What does git rebase do?")[0], asked_term("What does git add -p do?")
         ('git rebase', None)
+        >>> asked_term("What does it do?") is None and asked_term("What is that?") is None
+        True
         >>> [asked_term(q)[0] for q in ("What's a virtual environment, and why would I want one?",
         ...  "What is meant by a savepoint?", "What exactly is a namespace?", "What is Sphinx, basically?")]
         ['virtual environment', 'savepoint', 'namespace', 'Sphinx']
@@ -1030,7 +1032,11 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
     if defined is None and not _names_code(question):
         # "What does git rebase do?": an option ("What does git add -p do?") is a named term's description
         defined = _ASKS_WHAT_IT_DOES.match(question)
-    if defined is None or defined.group(1).split()[-1].lower() in _NOT_A_TERM_END:
+    if (
+        defined is None
+        or defined.group(1).split()[-1].lower() in _NOT_A_TERM_END
+        or defined.group(1).casefold() in _ANAPHORA  # "What is it?", "What does that do?": a follow-up's
+    ):
         return None
     return defined.group(1), _defining(defined.group(1))
 
