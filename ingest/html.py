@@ -106,9 +106,7 @@ def html_blocks(data: bytes | str) -> tuple[list[RawBlock], lxml.html.HtmlElemen
         return [], page
     blocks: list[RawBlock] = []
     _collect(body, blocks)
-    if not any(block.kind == "heading" for block in blocks):
-        blocks = _with_headings_of(prepared, blocks)
-    return blocks, page
+    return _with_headings_of(prepared, blocks), page
 
 
 def generated_page(page: lxml.html.HtmlElement) -> str | None:
@@ -239,12 +237,14 @@ def _is_box_title(element: _Element) -> bool:
 
 
 def _with_headings_of(page: lxml.html.HtmlElement, blocks: list[RawBlock]) -> list[RawBlock]:
-    """``blocks`` with the page's headings put back where they stand between them.
+    """``blocks`` with the page's headings that trafilatura dropped put back where they stand between them.
 
-    On a page where trafilatura finds no content container (DocBook's nested ``div.sect1``), it collects the
-    text of the whole page and leaves out every heading. Each block is found in the page's text by its first
-    characters; the headings met between one block and the next are put before the next (before the first
-    block, only the nearest one, as earlier headings there belong to the chrome)."""
+    Where trafilatura finds no content container (DocBook's nested ``div.sect1``) it collects the text of the
+    whole page and leaves out every heading; on other pages it keeps some and drops others (PostgreSQL's
+    reference pages lose "Description", "Parameters", "Notes"). Each block is found in the page's text by its
+    first characters; a heading it kept, by its own text among the page's headings; the headings met between
+    one block and the next are put before the next. Before the first block only the nearest one is, and none
+    when that block is a heading: earlier headings there belong to the chrome, as do those after the last."""
     pieces: list[str] = []
     found_headings: list[RawBlock] = []
 
@@ -266,14 +266,24 @@ def _with_headings_of(page: lxml.html.HtmlElement, blocks: list[RawBlock]) -> li
     headings = list(zip(marks, found_headings, strict=True))
     placed: list[RawBlock] = []
     searched_from, pending = 0, 0  # where the previous block was found; the first heading not yet placed
+    after_found = None  # where in ``placed`` the last block found ends: blocks not found (a term whose
+    # parts the page runs together) stay with it, before the headings met on the way to the next one found
     for block in blocks:
-        found = _locate(_squashed(block.text), stream, searched_from)
-        if found is not None:
-            before = [heading for mark, heading in headings[pending:] if mark <= found]
-            placed.extend(before if placed else before[-1:])
-            pending += len(before)
-            searched_from = found
+        text = _squashed(block.text)
+        own = None
+        if block.kind == "heading":
+            own = next((i for i in range(pending, len(headings)) if headings[i][1].text == text), None)
+        found = headings[own][0] if own is not None else _locate(text, stream, searched_from)
+        if found is None:
+            placed.append(block)
+            continue
+        met = [heading for mark, heading in headings[pending:own] if mark <= found]
+        pending += len(met) + (own is not None)
+        at = len(placed) if after_found is None else after_found
+        placed[at:at] = met if after_found is not None else [] if own is not None else met[-1:]
+        searched_from = found
         placed.append(block)
+        after_found = len(placed)
     return placed
 
 
