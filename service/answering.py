@@ -134,9 +134,7 @@ _DOES = (
 _CLAUSE_GOES_ON = r"(?:and|or|but|for|in|that|which|when|if|because|since|by|with)\b"
 # "What is a module for?" asks what it is used for, not what it is.
 _NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
-# How deep the retrieved windows are read for the description of a term that a question names, and how many of
-# those descriptions are scored: ``Answerer._named_term_windows``.
-_NAMED_REACH = 200
+# How many descriptions of a term that a question names are scored: ``Answerer._named_term_windows``.
 _NAMED_WINDOWS = 2
 # The cosine from which a question restates a heading that asks a question: an FAQ's reworded ("Does Python have
 # a curses or termcap library?" and "Is there a curses/termcap package for Python?": 0.96; "Where can I download
@@ -320,11 +318,8 @@ class Answerer:
         repeated = self._repeated_answer(question, history) if len(tries) > 1 else None
         for query in tries:
             vector = vectors[query]
-            names_code = _names_code(query)
-            reach = max(windows * 3, _NAMED_REACH) if names_code else windows * 3
-            found = self._explained(self.retriever.search(query, reach, query_vector=vector))
-            named = self._named_term_windows(query, found) if names_code else []
-            found = found[: windows * 3]
+            found = self._explained(self.retriever.search(query, windows * 3, query_vector=vector))
+            named = self._named_term_windows(query, found) if _names_code(query) else []
             term = asked_term(query) or (bare_term(query) if len(tries) == 1 else None)
             pool = self._diverse(found, scored) + self._term_windows(term) + named
             if len(tries) > 1 and query == resolved:
@@ -639,22 +634,54 @@ class Answerer:
         )
 
     def _named_term_windows(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
-        """The best ``_NAMED_WINDOWS`` of the ``ranked`` windows that describe a term ``question`` names ("What
-        does createdb -T do?" and the paragraph under "-T template"), all from the page of the best one. A
-        reference page lists so many options that its words and title rank every one of them alike, and the
-        named one's description often below the ones scored; and on a site of many programs the same option
-        describes something else on each program's page, of which the best ranked is the program asked about."""
-        chosen: list[Candidate] = []
-        for candidate in ranked:
-            passage = self.index.passages[candidate.passage]
-            if chosen and passage.document != self.index.passages[chosen[0].passage].document:
-                continue
-            document = self.index.documents[passage.document]
-            if _describes(question, document, document.block_at(passage.start)):
-                chosen.append(candidate)
-                if len(chosen) == _NAMED_WINDOWS:
-                    break
-        return chosen
+        """The best ``_NAMED_WINDOWS`` windows that describe a term ``question`` names ("What does createdb -T
+        do?" and the paragraph under "-T template"), all from one page: that of the best ranked of them, else
+        the best ranked page that has one. They are looked up by the term, not searched: a reference page lists
+        so many options that its words and title rank every one of them alike, and the named one's description
+        often far below the ones scored (psql's "-a" at 278th); and on a site of many programs the same option
+        describes something else on each program's page, of which the best ranked is the program asked
+        about."""
+        passages = self.index.passages
+        rows = {
+            row
+            for word in _TERM_WORD.findall(question)
+            for row in self._descriptions.get(word.rstrip("."), ())
+            if _describes(question, self.index.documents[passages[row].document], self._block_of(row))
+        }
+        pages = {passages[row].document for row in rows}
+        page = next((passages[c.passage].document for c in ranked if c.passage in rows), None) or next(
+            (passages[c.passage].document for c in ranked if passages[c.passage].document in pages), None
+        )
+        on_page = {row for row in rows if passages[row].document == page}
+        # as ranked where they are (a description takes the score of its term's window, ``_explained``)
+        chosen = [candidate for candidate in ranked if candidate.passage in on_page]
+        chosen += self.retriever.score(question, sorted(on_page - {c.passage for c in chosen}))
+        return sorted(chosen, key=lambda candidate: -candidate.score)[:_NAMED_WINDOWS]
+
+    @cached_property
+    def _descriptions(self) -> dict[str, list[int]]:
+        """The windows of each description under a term that looks like code, by each code-like word of the term
+        ("-a" and "--echo-all" over psql's "Print all nonempty input lines …"). Read once, at the first question
+        that names code."""
+        descriptions: dict[str, list[int]] = {}
+        index = self.index
+        for number, doc_id in enumerate(index.document_ids):
+            document = index.documents[doc_id]
+            rows = index.passages_of([number]).tolist()
+            starts = [index.passages[row].start for row in rows]
+            for block in document.blocks:
+                terms = document.terms_of(block) if block.kind in ANSWER_KINDS else []
+                words = {
+                    word
+                    for term in terms
+                    for word in _TERM_WORD.findall(document.block_text(term))
+                    if _CODE_LIKE.search(word)
+                }
+                first = max(bisect.bisect_right(starts, block.start) - 1, 0)
+                for row in rows[first : bisect.bisect_left(starts, block.end)] if words else ():
+                    for word in words:
+                        descriptions.setdefault(word, []).append(row)
+        return descriptions
 
     def _unit_vectors(
         self, rows: Sequence[int], units: Sequence[tuple[Span, ...]], texts: Sequence[str]

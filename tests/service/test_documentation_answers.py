@@ -31,6 +31,7 @@ REFERENCE_PAGES = [
         "app-dropdb",
         "app-pgdump",
         "app-pgrestore",
+        "app-psql",
         "runtime-config-resource",
     )
 ]
@@ -437,15 +438,18 @@ def test_a_question_in_the_text_is_never_the_answer_to_the_question_it_restates(
         ("What does createdb -T do?", "Specifies the template database from which to build this database."),
         ("What does pg_restore -s do?", "Restore only the schema (data definitions), not data"),
         ("What does pg_dump -F do?", "Selects the format of the output."),
+        # psql's page describes about 80 options and 100 meta-commands: "-a" is the 334th window retrieved
+        ("What does psql -a do?", "Print all nonempty input lines to standard output as they are read."),
     ],
 )
 def test_an_option_of_one_program_among_many_is_answered_by_its_description(
     reference_answerer: Answerer, question: str, description: str
 ) -> None:
     """A program's page lists dozens of options that its words and title make look alike to retrieval, and
-    other programs' pages have the same options: the named option's description is looked for past the windows
+    other programs' pages have the same options: the named option's description is looked up past the windows
     scored, on the page of the program asked about. Before, these were answered by "createdb accepts the
-    following command-line arguments:" and the like, or refused."""
+    following command-line arguments:" and the like, or refused; and while it was looked for 200 windows deep,
+    psql's "-a" by "psql is a regular PostgreSQL client application."."""
     answer = reference_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(description)
 
