@@ -120,8 +120,13 @@ _ASKS_DEFINITION = re.compile(
     r"\??\s*$",
     re.IGNORECASE,
 )
+# "What does VACUUM do?", "What is VACUUM used for?": what a reference page's NAME line or a glossary says
 _ASKS_WHAT_IT_DOES = re.compile(
     r"^\s*what\s+(?:does|do)\s+(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s+(?:actually\s+|really\s+|exactly\s+)?do\s*\??\s*$",
+    re.IGNORECASE,
+)
+_ASKS_WHAT_FOR = re.compile(
+    r"^\s*what(?:['\u2019]s|\s+is|\s+are)\s+(?:an?\s+|the\s+)?([\w' -]{2,40}?)\s+(?:used\s+|good\s+)?for\s*\??\s*$",
     re.IGNORECASE,
 )
 # What a term that opens a sentence does when the sentence defines it by its use ("Savepoints allow you to …").
@@ -192,6 +197,10 @@ class AnswerSettings:
     # added to a span that spells out the acronym a question asks about ("Write-Ahead Logging (WAL)"), or
     # defines the term it asks about ("A set is an unordered collection …" for "What is a set?"): ``asked_term``
     term_answer: float = 0.25
+    # added besides to an entry for the asked term, where a site says what it is on purpose: a glossary's entry
+    # or a manual page's NAME line, over sentences that merely open with it ("VACUUM creates a substantial amount
+    # of I/O traffic …", "DROP RULE is a PostgreSQL language extension …")
+    entry: float = 0.2
     # added to a span of the type of answer the question asks for: a reason for "why", a date for "when"
     # (``_ANSWER_TYPES``); chosen on SQuAD 2.0 dev (0.03, 0.06, 0.1 tried), checked on SQuAD 1.1 dev (README)
     answer_type: float = 0.06
@@ -550,15 +559,12 @@ class Answerer:
         # the term whose definition the question asks for ("What is a view?"), not an acronym's spelling out
         defined = term[0] if term is not None and _asked_acronym(query) is None else None
         if term is not None:
-            answers_term = np.array(
-                [
-                    term[1].search(text) is not None
-                    or (defined is not None and self._opens_entry(defined, doc, unit))
-                    for (doc, unit), text in zip(keys, texts, strict=True)
-                ],
-                dtype=np.float64,
+            entries = np.array(
+                [defined is not None and self._opens_entry(defined, doc, unit) for doc, unit in keys],
+                dtype=bool,
             )
-            scores = scores + settings.term_answer * answers_term
+            answers_term = np.logical_or(entries, [term[1].search(text) is not None for text in texts])
+            scores = scores + settings.term_answer * answers_term + settings.entry * entries
         asked = [answer for question, answer in _ANSWER_TYPES if question.search(query)]
         if asked:
             of_type = np.array([any(a.search(text) for a in asked) for text in texts], dtype=np.float64)
@@ -572,7 +578,7 @@ class Answerer:
         if settings.question_heading:
             # a bare term ("copy a file") restates "How do I copy a file?" as well as "What is …?"
             asks_what = defined if _ASKS_DEFINITION.match(query) else None
-            restated = self._restated_headings(vector, keys, asks_what)
+            restated = self._restated_headings(vector, keys, asks_what, bool(_ASKS_WHAT_FOR.match(query)))
             scores = scores + settings.question_heading * restated
             answers_term = np.logical_or(answers_term, restated)
         if settings.named_term:
@@ -592,20 +598,31 @@ class Answerer:
         ]
 
     def _restated_headings(
-        self, vector: np.ndarray, keys: Sequence[tuple[str, tuple[Span, ...]]], defined: str | None
+        self,
+        vector: np.ndarray,
+        keys: Sequence[tuple[str, tuple[Span, ...]]],
+        defined: str | None,
+        purpose: bool = False,
     ) -> np.ndarray:
         """For each span of ``keys``, whether it opens a section whose heading is a question that the question
         (``vector``) restates: at cosine ``_RESTATES`` or more, and, when the question asks what the term
-        ``defined`` is, a heading that asks the same. The model reads a short question mostly by the thing it
-        names: "What is a parallel query?" is at 0.84 to "When Can Parallel Query Be Used?"."""
+        ``defined`` is (or, ``purpose``, what it is for), a heading that asks the same. The model reads a short
+        question mostly by the thing it names: "What is a parallel query?" is at 0.84 to "When Can Parallel
+        Query Be Used?", "What is Python good for?" at 0.8 or more to "What is Python?"."""
         headings: list[str | None] = []
         for doc_id, unit in keys:
             document = self.index.documents[doc_id]
             block = document.block_at(unit[0][0])
             heading = _question_heading(document, block) if unit[0][0] == block.start else None
             if heading is not None and defined is not None:
-                asks = asked_term(_SECTION_NUMBER.sub("", heading))
-                heading = heading if asks and _entry_name(asks[0]) == _entry_name(defined) else None
+                words = _SECTION_NUMBER.sub("", heading)
+                asks = asked_term(words)
+                same = (
+                    asks
+                    and _entry_name(asks[0]) == _entry_name(defined)
+                    and bool(_ASKS_WHAT_FOR.match(words)) == purpose
+                )
+                heading = heading if same else None
             headings.append(heading)
         asked = sorted({heading for heading in headings if heading is not None})
         if not asked:
@@ -614,14 +631,16 @@ class Answerer:
         return np.array([heading is not None and restates[heading] for heading in headings], dtype=bool)
 
     def _opens_entry(self, term: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
-        """Whether ``unit`` opens the description right under a label that is ``term`` itself: a glossary's entry
-        ("View" over "A relation that is defined by a SELECT statement …"), which defines it."""
+        """Whether ``unit`` opens the description right under a label that is ``term`` itself, a glossary's entry
+        ("View" over "A relation that is defined by a SELECT statement …"), or is the NAME line of a manual page
+        of the command ``term`` ("VACUUM — garbage-collect and optionally analyze a database")."""
         document = self.index.documents[doc_id]
         block = document.block_at(unit[0][0])
         if unit[0][0] != block.start:
             return False
         terms = document.terms_of(block)
-        return bool(terms) and _entry_name(document.block_text(terms[-1])) == _entry_name(term)
+        name = document.block_text(terms[-1]) if terms else _manual_name(document, block)
+        return name is not None and _entry_name(name) == _entry_name(term)
 
     def _describes_named_term(self, question: str, doc_id: str, unit: tuple[Span, ...]) -> bool:
         """Whether ``unit`` is in a description whose term (an option, a setting: a label that looks like code)
@@ -1046,6 +1065,8 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
         True
         >>> asked_term("What does git rebase do?")[0], asked_term("What does git add -p do?")
         ('git rebase', None)
+        >>> asked_term("What is VACUUM used for?")[0], asked_term("What's a tablespace for?")[0]
+        ('VACUUM', 'tablespace')
         >>> asked_term("What does it do?") is None and asked_term("What is that?") is None
         True
         >>> [asked_term(q)[0] for q in ("What's a virtual environment, and why would I want one?",
@@ -1055,10 +1076,11 @@ def asked_term(question: str) -> tuple[str, re.Pattern[str]] | None:
     acronym = _asked_acronym(question)
     if acronym is not None:
         return acronym, _spelling_out(acronym)
-    defined = _ASKS_DEFINITION.match(question)
-    if defined is None and not _names_code(question):
-        # "What does git rebase do?": an option ("What does git add -p do?") is a named term's description
-        defined = _ASKS_WHAT_IT_DOES.match(question)
+    # "What does git rebase do?", "What is pg_restore used for?": an option ("What does git add -p do?") is a
+    # named term's description
+    option = any(word.startswith("-") for word in _TERM_WORD.findall(question))
+    defined = None if option else _ASKS_WHAT_IT_DOES.match(question) or _ASKS_WHAT_FOR.match(question)
+    defined = defined or _ASKS_DEFINITION.match(question)
     if (
         defined is None
         or defined.group(1).split()[-1].lower() in _NOT_A_TERM_END

@@ -279,6 +279,35 @@ def test_a_manual_page_name_line_is_an_entry_for_its_command(git_answerer: Answe
 
 
 @pytest.mark.parametrize(
+    ("question", "name_line"),
+    [
+        # not "They allow pg_restore to be selective about what is restored, …": "pg_restore used for" was no term
+        ("What is pg_restore used for?", "pg_restore — restore a PostgreSQL database from an archive file"),
+        # not "dropdb is a wrapper around the SQL command DROP DATABASE.", which opens with the command too
+        ("What does dropdb do?", "dropdb — remove a PostgreSQL database"),
+        ("What's createuser for?", "createuser — define a new PostgreSQL user account"),
+    ],
+)
+def test_what_a_command_does_is_its_manual_page_name_line(
+    reference_answerer: Answerer, question: str, name_line: str
+) -> None:
+    """A manual page says what its command does on purpose in its NAME line, as a glossary does in its entry;
+    other sentences that open with the command say something about it ("… is a PostgreSQL extension")."""
+    answer = reference_answerer.ask(question)
+    assert answer.answered and answer.answer.startswith(name_line)
+
+
+def test_a_question_what_a_term_is_for_restates_the_heading_that_asks_the_same(
+    faq_answerer: Answerer,
+) -> None:
+    """ "What is Python good for?" and "What is Python?" name the same term; the FAQ's heading that asks the
+    question restates it, and the other is about another question."""
+    answer = faq_answerer.ask("What is Python good for?")
+    assert answer.answered
+    assert answer.answer.startswith("Python is a high-level general-purpose programming language")
+
+
+@pytest.mark.parametrize(
     ("site", "query", "answer"),
     [
         ("answerer", "savepoints", "Savepoints allow you to selectively discard parts of the transaction"),
@@ -449,7 +478,7 @@ def test_an_option_of_one_program_among_many_is_answered_by_its_description(
     other programs' pages have the same options: the named option's description is looked up past the windows
     scored, on the page of the program asked about. Before, these were answered by "createdb accepts the
     following command-line arguments:" and the like, or refused; and while it was looked for 200 windows deep,
-    psql's "-a" by "psql is a regular PostgreSQL client application."."""
+    psql's "-a" by what psql is."""
     answer = reference_answerer.ask(question)
     assert answer.answered and answer.answer.startswith(description)
 
