@@ -139,6 +139,8 @@ _DOES = (
 _CLAUSE_GOES_ON = r"(?:and|or|but|for|in|that|which|when|if|because|since|by|with)\b"
 # "What is a module for?" asks what it is used for, not what it is.
 _NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
+# The fewest pages a paragraph must stand on to be a site's furniture (``Answerer._furniture``)
+_FURNITURE_PAGES = 3
 # How many descriptions of a term that a question names are scored: ``Answerer._named_term_windows``.
 _NAMED_WINDOWS = 2
 # The cosine from which a question restates a heading that asks a question: an FAQ's reworded ("Does Python have
@@ -408,6 +410,25 @@ class Answerer:
                 pages[heading] = pages.get(heading, 0) + 1
         return frozenset(heading for heading, count in pages.items() if count > 1)
 
+    @cached_property
+    def _furniture(self) -> frozenset[str]:
+        """The paragraphs that stand, word for word, on at least half of a collection's pages (and on at least
+        ``_FURNITURE_PAGES``): what a generator writes on every page, such as Git's "Part of the git(1) suite",
+        which says nothing about the page's subject. An option's description that programs' pages share
+        ("Specifies the host name of the machine on which the server is running.") describes its term on each
+        and is not. Read once, at the first question."""
+        pages: dict[str, int] = {}
+        for document in self.index.documents.values():
+            paragraphs = {
+                document.block_text(block)
+                for block in document.blocks
+                if block.kind in ANSWER_KINDS and not document.terms_of(block)
+            }
+            for paragraph in paragraphs:
+                pages[paragraph] = pages.get(paragraph, 0) + 1
+        least = max(_FURNITURE_PAGES, len(self.index.documents) / 2)
+        return frozenset(paragraph for paragraph, count in pages.items() if count >= least)
+
     def _term_windows(self, asked: tuple[str, re.Pattern[str]] | None) -> list[Candidate]:
         """For a question about an acronym's meaning or a term's definition ("What does WAL stand for?", "What is
         a virtual environment?"), the best windows for the term alone that spell it out or define it: the
@@ -523,10 +544,13 @@ class Answerer:
         decides whether it answers), else to ``vector``."""
         best_window: dict[tuple[str, tuple[Span, ...]], tuple[float, int]] = {}
         for candidate in pool:
-            if self._block_of(candidate.passage).kind not in ANSWER_KINDS:
+            block = self._block_of(candidate.passage)
+            if block.kind not in ANSWER_KINDS:
                 continue  # code and labels are quoted beside the sentences around them, never alone
             passage = self.index.passages[candidate.passage]
             text = self.index.documents[passage.document].text
+            if text[block.start : block.end] in self._furniture:
+                continue  # what every page says, whatever its subject
             units: list[tuple[Span, ...]] = [(span,) for span in passage.sentences]
             units += pairwise(passage.sentences)
             for unit in units:

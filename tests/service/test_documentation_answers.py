@@ -546,6 +546,21 @@ def test_a_refusal_names_the_page_of_a_heading_that_every_reference_page_has(git
     assert answer.topics[0] in answer.message
 
 
+def test_what_every_page_says_is_never_the_answer(
+    git_answerer: Answerer, reference_answerer: Answerer
+) -> None:
+    """Every Git manual page ends with "Part of the git(1) suite", which had answered "git lfs", a tool these
+    pages never describe, at cosine 0.56."""
+    assert "Part of the git(1) suite" in git_answerer._furniture
+    shared = "Specifies the host name of the machine on which the server is running."
+    pages = [d for d in reference_answerer.index.documents.values() if shared in d.text]
+    assert len(pages) > len(reference_answerer.index.documents) / 2
+    assert shared not in reference_answerer._furniture  # it describes -h on each of them
+    answer = git_answerer.ask("git lfs")
+    highlighted = [p.text[h.start : h.end] for p in answer.passages for h in p.highlights]
+    assert not any("Part of the git(1) suite" in text for text in [answer.answer, *highlighted])
+
+
 def test_no_highlight_is_code_or_a_label(answerer: Answerer, tutorial_index: Index) -> None:
     """Code blocks, definition terms and lone links are quoted beside the sentences around them, never
     highlighted on their own, whatever the question."""
