@@ -10,7 +10,7 @@ import bisect
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
@@ -463,23 +463,25 @@ class Answerer:
         commits on top of another base tip" under "NAME": "git rebase" names hundreds of the page's windows).
         Read once, at the first question that asks what a term is."""
         entries: dict[str, list[int]] = {}
+        for document, block, windows in self._prose_blocks():
+            terms = document.terms_of(block)
+            name = document.block_text(terms[-1]) if terms else _manual_name(document, block)
+            if name is not None and windows and self.index.passages[windows[0]].start <= block.start:
+                entries.setdefault(_entry_name(name), []).append(windows[0])
+        return entries
+
+    def _prose_blocks(self) -> Iterator[tuple[Document, Block, list[int]]]:
+        """Each paragraph or list item of the collection, with the windows that hold its text in order."""
         index = self.index
         for number, doc_id in enumerate(index.document_ids):
             document = index.documents[doc_id]
             rows = index.passages_of([number]).tolist()
             starts = [index.passages[row].start for row in rows]
             for block in document.blocks:
-                terms = document.terms_of(block) if block.kind in ANSWER_KINDS else []
-                if terms:
-                    name = document.block_text(terms[-1])
-                elif (command := _manual_name(document, block)) is not None:
-                    name = command
-                else:
-                    continue
-                here = bisect.bisect_right(starts, block.start) - 1
-                if here >= 0 and index.passages[rows[here]].end > block.start:
-                    entries.setdefault(_entry_name(name), []).append(rows[here])
-        return entries
+                if block.kind in ANSWER_KINDS:
+                    first = max(bisect.bisect_right(starts, block.start) - 1, 0)
+                    held = rows[first : bisect.bisect_left(starts, block.end)]
+                    yield document, block, [row for row in held if index.passages[row].end > block.start]
 
     def _explained(self, ranked: list[Candidate]) -> list[Candidate]:
         """``ranked`` with each window of code or a label replaced by the prose windows just before and after it
@@ -707,23 +709,11 @@ class Answerer:
         ("-a" and "--echo-all" over psql's "Print all nonempty input lines …"). Read once, at the first question
         that names code."""
         descriptions: dict[str, list[int]] = {}
-        index = self.index
-        for number, doc_id in enumerate(index.document_ids):
-            document = index.documents[doc_id]
-            rows = index.passages_of([number]).tolist()
-            starts = [index.passages[row].start for row in rows]
-            for block in document.blocks:
-                terms = document.terms_of(block) if block.kind in ANSWER_KINDS else []
-                words = {
-                    word
-                    for term in terms
-                    for word in _TERM_WORD.findall(document.block_text(term))
-                    if _CODE_LIKE.search(word)
-                }
-                first = max(bisect.bisect_right(starts, block.start) - 1, 0)
-                for row in rows[first : bisect.bisect_left(starts, block.end)] if words else ():
-                    for word in words:
-                        descriptions.setdefault(word, []).append(row)
+        for document, block, windows in self._prose_blocks():
+            for term in document.terms_of(block):
+                for word in _TERM_WORD.findall(document.block_text(term)):
+                    if _CODE_LIKE.search(word):
+                        descriptions.setdefault(word, []).extend(windows)
         return descriptions
 
     def _unit_vectors(
