@@ -137,7 +137,8 @@ _DOES = (
 # Words after a name that end the name and carry the sentence on ("… are called exceptions and are not
 # unconditionally fatal"), where a noun would extend it ("… is called a table alias").
 _CLAUSE_GOES_ON = r"(?:and|or|but|for|in|that|which|when|if|because|since|by|with)\b"
-# "What is a module for?" asks what it is used for, not what it is.
+# "What is a module for, and how do I write one?" asks what it is used for, and how (``_ASKS_WHAT_FOR`` reads the
+# plain "What is a module for?").
 _NOT_A_TERM_END = frozenset({"for", "by", "of", "to", "in", "on", "with", "about", "like", "from", "at"})
 # The fewest pages a paragraph must stand on to be a site's furniture (``Answerer._furniture``)
 _FURNITURE_PAGES = 3
@@ -589,7 +590,12 @@ class Answerer:
                 [defined is not None and self._opens_entry(defined, doc, unit) for doc, unit in keys],
                 dtype=bool,
             )
-            answers_term = np.logical_or(entries, [term[1].search(text) is not None for text in texts])
+            # what a term is for is what its entry says, not what a sentence that defines it does ("A module is
+            # a file containing Python definitions and statements." for "What is a module for?")
+            defines = not _ASKS_WHAT_FOR.match(query)
+            answers_term = np.logical_or(
+                entries, [defines and term[1].search(text) is not None for text in texts]
+            )
             scores = scores + settings.term_answer * answers_term + settings.entry * entries
         asked = [answer for question, answer in _ANSWER_TYPES if question.search(query)]
         if asked:
